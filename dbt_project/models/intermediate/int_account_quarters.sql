@@ -1,0 +1,90 @@
+{#-
+    The one pass over order lines: account x quarter aggregates that every trailing window is
+    computed from. Purchase measures (gross_sales, sales_<channel>, list/discount value, orders)
+    use lines with quantity > 0; revenue and gross_margin are net of returns.
+-#}
+with
+
+transactions as (
+
+    select * from {{ ref('stg_erp__transactions') }}
+
+),
+
+lines as (
+
+    select
+        account_id,
+        {{ quarter_start('order_date') }} as quarter_start,
+        order_id,
+        site_id,
+        order_date,
+        channel,
+        quantity,
+        discount,
+        list_amount,
+        net_amount,
+        gross_margin,
+        case when quantity > 0 then net_amount else 0 end as sales_amount
+
+    from transactions
+
+),
+
+aggregated as (
+
+    select
+        account_id,
+        quarter_start,
+        sum(net_amount) as revenue,
+        sum(gross_margin) as gross_margin,
+        sum(sales_amount) as gross_sales,
+        sum(case when quantity < 0 then -net_amount else 0 end) as returns_amount,
+        count(*) as n_lines,
+        sum(case when quantity < 0 then 1 else 0 end) as n_return_lines,
+        count(distinct case when quantity > 0 then order_id end) as n_orders,
+        count(distinct case when quantity > 0 then site_id end) as n_sites,
+        sum(case when channel = 'field' then sales_amount else 0 end) as sales_field,
+        sum(case when channel = 'phone' then sales_amount else 0 end) as sales_phone,
+        sum(case when channel = 'web' then sales_amount else 0 end) as sales_web,
+        sum(case when channel = 'edi' then sales_amount else 0 end) as sales_edi,
+        sum(case when channel = 'rfp' then sales_amount else 0 end) as sales_rfp,
+        sum(case when quantity > 0 then list_amount else 0 end) as list_value,
+        sum(case when quantity > 0 then list_amount * discount else 0 end) as discount_value,
+        min(order_date) as first_order_date,
+        max(order_date) as last_order_date
+
+    from lines
+    group by account_id, quarter_start
+
+),
+
+final as (
+
+    select
+        account_id,
+        quarter_start,
+        {{ quarter_index('quarter_start') }} as quarter_index,
+        cast(revenue as {{ type_double() }}) as revenue,
+        cast(gross_margin as {{ type_double() }}) as gross_margin,
+        cast(gross_sales as {{ type_double() }}) as gross_sales,
+        cast(returns_amount as {{ type_double() }}) as returns_amount,
+        cast(n_lines as bigint) as n_lines,
+        cast(n_return_lines as bigint) as n_return_lines,
+        cast(n_orders as bigint) as n_orders,
+        cast(n_sites as bigint) as n_sites,
+        cast(sales_field as {{ type_double() }}) as sales_field,
+        cast(sales_phone as {{ type_double() }}) as sales_phone,
+        cast(sales_web as {{ type_double() }}) as sales_web,
+        cast(sales_edi as {{ type_double() }}) as sales_edi,
+        cast(sales_rfp as {{ type_double() }}) as sales_rfp,
+        cast(list_value as {{ type_double() }}) as list_value,
+        cast(discount_value as {{ type_double() }}) as discount_value,
+        first_order_date,
+        last_order_date
+
+    from aggregated
+
+)
+
+select * from final

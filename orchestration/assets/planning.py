@@ -1,0 +1,201 @@
+"""Planning group: workload and headcount, territory design, territory goals (schema `planning`)."""
+
+import dagster as dg
+import numpy as np
+import pandas as pd
+
+from orchestration.assets.ml import account_segments, growth_scores
+from orchestration.metadata import figures, preview
+from orchestration.resources import PlanConfigResource, Warehouse
+from planning.goals import set_goals
+from planning.publish import read_published
+from planning.territories import assign_new_accounts, design_territories, staff_territories
+from planning.workload import account_workload, required_headcount
+
+
+class PlanKindConfig(dg.Config):
+    """yearly: full territory redesign; quarterly: keep every account's territory, place new ones only."""
+
+    kind: str = "yearly"
+
+
+@dg.asset(
+    group_name="planning",
+    deps=[account_segments, dg.AssetKey(["staging", "stg_crm__reps"])],
+    kinds={"pandas", "duckdb"},
+    metadata={"table": "planning.account_workload"},
+)
+def account_workload_hours(warehouse: Warehouse, plan_config: PlanConfigResource):
+    """Selling hours a year per account from the service assumptions, and headcount needed per role."""
+    cfg = plan_config.load()
+    segments = warehouse.query_df("select account_id, size_bucket, coverage_role from ml.account_segments")
+    workload = account_workload(segments, cfg.workload)
+    reps = warehouse.query_df("select rep_id, rep_role as role from staging.stg_crm__reps")
+    headcount = required_headcount(workload, cfg.workload, reps)
+    warehouse.write_table("planning", "account_workload", workload)
+    warehouse.write_table("planning", "coverage_summary", headcount)
+    return dg.MaterializeResult(
+        metadata={
+            "rows": dg.MetadataValue.int(len(workload)),
+            "total_hours": dg.MetadataValue.float(round(float(workload["workload_hours"].sum()), 1)),
+            "headcount": dg.MetadataValue.md(headcount.round(2).to_markdown(index=False)),
+        }
+    )
+
+
+DESIGN_INPUTS_SQL = """
+select w.account_id, w.coverage_role, w.workload_hours, a.lat, a.lon,
+       v.revenue_t12m, coalesce(s.potential, v.revenue_t12m) as potential
+from planning.account_workload w
+join marts.dim_accounts a using (account_id)
+join marts.fct_account_value v using (account_id)
+left join ml.account_scores s using (account_id)
+order by w.account_id
+"""
+
+
+@dg.asset(
+    group_name="planning",
+    deps=[
+        account_workload_hours,
+        dg.AssetKey(["marts", "dim_accounts"]),
+        dg.AssetKey(["staging", "stg_crm__reps"]),
+    ],
+    kinds={"pandas", "duckdb"},
+    metadata={"table": "planning.territory_assignment"},
+    check_specs=[
+        dg.AssetCheckSpec("every_account_assigned_once", asset="territory_design", blocking=True),
+        dg.AssetCheckSpec("workload_within_tolerance", asset="territory_design", blocking=True),
+    ],
+)
+def territory_design(
+    context: dg.AssetExecutionContext,
+    config: PlanKindConfig,
+    warehouse: Warehouse,
+    plan_config: PlanConfigResource,
+):
+    """Territories per coverage role, balanced on workload hours (field pools compact by location).
+    Quarterly runs keep the published plan's assignments and only place new accounts."""
+    cfg = plan_config.load()
+    accounts = warehouse.query_df(DESIGN_INPUTS_SQL)
+    headcount = warehouse.query_df("select role, headcount from planning.coverage_summary")
+    counts = {r: int(n) for r, n in zip(headcount["role"], headcount["headcount"], strict=True) if n > 0}
+    counts.update(cfg.territories.count)
+    previous = read_published(plan_config.published_dir(), "account_plan")
+    if config.kind == "quarterly" and previous is not None:
+        design = assign_new_accounts(
+            accounts,
+            previous.rename(columns={"coverage_role": "role"}),
+            cfg.territories.geographic_roles,
+            cfg.territories.balance_tolerance,
+        )
+    else:
+        if config.kind == "quarterly":
+            context.log.warning(
+                "quarterly run with no published plan to keep: designing territories from scratch"
+            )
+        design = design_territories(
+            accounts, counts, cfg.territories.geographic_roles, cfg.territories.balance_tolerance
+        )
+    assignment = design.assignment.assign(run_id=context.run.run_id)
+    if previous is not None:
+        prev = previous[["account_id", "territory_id"]].rename(
+            columns={"territory_id": "previous_territory_id"}
+        )
+        assignment = assignment.merge(prev, on="account_id", how="left")
+    else:
+        assignment["previous_territory_id"] = None
+    warehouse.write_table("planning", "territory_assignment", assignment)
+    reps = warehouse.query_df(
+        "select rep_id, rep_role as role, home_lat, home_lon from staging.stg_crm__reps"
+    )
+    territories = staff_territories(design.territories, reps, cfg.territories.geographic_roles)
+    warehouse.write_table("planning", "territories", territories.assign(run_id=context.run.run_id))
+    warehouse.write_table(
+        "planning", "design_metrics", pd.DataFrame([{**design.metrics, "run_id": context.run.run_id}])
+    )
+
+    yield dg.MaterializeResult(
+        metadata={
+            **figures(design.metrics),
+            "vacant_territories": dg.MetadataValue.int(int(territories["owner_rep_id"].isna().sum())),
+            "territories_table": dg.MetadataValue.md(preview(design.territories.round(3), rows=20)),
+        }
+    )
+    n_assigned = assignment["account_id"].nunique()
+    yield dg.AssetCheckResult(
+        check_name="every_account_assigned_once",
+        passed=bool(
+            n_assigned == len(accounts) == len(assignment) and assignment["territory_id"].notna().all()
+        ),
+        metadata={
+            "accounts": len(accounts),
+            "assignment_rows": len(assignment),
+            "distinct_assigned": n_assigned,
+        },
+    )
+    worst = design.territories.loc[design.territories["balance_deviation"].abs().idxmax()]
+    yield dg.AssetCheckResult(
+        check_name="workload_within_tolerance",
+        passed=bool(design.metrics["territories_outside_tolerance"] == 0),
+        # a quarterly run may not move accounts to rebalance: imbalance there warns, it does not block
+        severity=dg.AssetCheckSeverity.ERROR if config.kind == "yearly" else dg.AssetCheckSeverity.WARN,
+        metadata={
+            "tolerance": cfg.territories.balance_tolerance,
+            "max_abs_deviation": float(abs(worst["balance_deviation"])),
+            "worst_territory": str(worst["territory_id"]),
+        },
+        description=None
+        if design.metrics["territories_outside_tolerance"] == 0
+        else "territories outside the tolerance: raise territories.balance_tolerance or set territories.count in config/plan.yaml",
+    )
+
+
+@dg.asset(
+    group_name="planning",
+    deps=[territory_design, growth_scores, dg.AssetKey(["marts", "fct_quarterly_revenue"])],
+    kinds={"pandas", "duckdb"},
+    metadata={"table": "planning.territory_goals"},
+    check_specs=[dg.AssetCheckSpec("goals_sum_to_target", asset="territory_goals", blocking=True)],
+)
+def territory_goals(warehouse: Warehouse, plan_config: PlanConfigResource):
+    """Bottom-up account goals (run-rate + a share of predicted growth) scaled to the company target,
+    summed per territory and phased by the history's seasonality."""
+    cfg = plan_config.load()
+    accounts = warehouse.query_df("""
+        select t.account_id, t.territory_id, v.revenue_t12m,
+               coalesce(s.expected_revenue_next_4q, v.revenue_t12m) as expected_revenue_next_4q
+        from planning.territory_assignment t
+        join marts.fct_account_value v using (account_id)
+        left join ml.account_scores s using (account_id)
+        order by t.account_id""")
+    quarterly = warehouse.query_df("select quarter_start, revenue from marts.fct_quarterly_revenue")
+    as_of = warehouse.query_df("select max(as_of_date) as as_of from marts.fct_account_value")["as_of"].iloc[
+        0
+    ]
+    goals = set_goals(
+        accounts, quarterly, cfg.goals, pd.Timestamp(as_of).date(), cfg.plan.fiscal_year_start_month
+    )
+    warehouse.write_table("planning", "account_goals", goals.account_goals)
+    warehouse.write_table("planning", "territory_goals", goals.territory_goals)
+
+    total = int(goals.territory_goals["goal_cents"].sum())
+    yield dg.MaterializeResult(
+        metadata={
+            "company_target": dg.MetadataValue.float(goals.company_target_cents / 100),
+            "territories": dg.MetadataValue.int(goals.territory_goals["territory_id"].nunique()),
+            "seasonality_q1_q4": dg.MetadataValue.text(", ".join(f"{s:.3f}" for s in goals.seasonality)),
+            "preview": dg.MetadataValue.md(preview(goals.territory_goals, rows=8)),
+        }
+    )
+    yield dg.AssetCheckResult(
+        check_name="goals_sum_to_target",
+        passed=bool(
+            total == goals.company_target_cents == int(goals.account_goals["goal_cents"].sum())
+            and np.all(goals.territory_goals["goal_cents"] >= 0)
+        ),
+        metadata={"target_cents": goals.company_target_cents, "territory_goal_cents": total},
+    )
+
+
+defs = dg.Definitions(assets=[account_workload_hours, territory_design, territory_goals])

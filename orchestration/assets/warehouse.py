@@ -1,0 +1,45 @@
+"""Warehouse group: the dbt project (staging → intermediate → marts), built by one `dbt build`."""
+
+from collections.abc import Mapping
+from typing import Any
+
+import dagster as dg
+from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, dbt_assets
+
+from orchestration.dbt_project import dbt_project
+from orchestration.resources import PlanConfigResource
+
+
+class CovplanDbtTranslator(DagsterDbtTranslator):
+    """Keys by dbt layer folder (staging/intermediate/marts), one `warehouse` group, owners from YAML meta."""
+
+    def get_asset_key(self, dbt_resource_props: Mapping[str, Any]) -> dg.AssetKey:
+        if dbt_resource_props["resource_type"] == "source":
+            return super().get_asset_key(dbt_resource_props)
+        layer = dbt_resource_props["fqn"][1] if len(dbt_resource_props["fqn"]) > 2 else "models"
+        return dg.AssetKey([layer, dbt_resource_props["name"]])
+
+    def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
+        return "warehouse"
+
+    def get_owners(self, dbt_resource_props: Mapping[str, Any]):
+        owner = (
+            dbt_resource_props.get("config", {}).get("meta") or dbt_resource_props.get("meta") or {}
+        ).get("owner")
+        return [owner] if owner else super().get_owners(dbt_resource_props)
+
+
+translator = CovplanDbtTranslator(settings=DagsterDbtTranslatorSettings(enable_asset_checks=True))
+
+
+@dbt_assets(manifest=dbt_project.manifest_path, dagster_dbt_translator=translator, name="dbt_warehouse")
+def dbt_warehouse(context: dg.AssetExecutionContext, dbt: DbtCliResource, plan_config: PlanConfigResource):
+    """All staging, intermediate and mart models and their tests in one `dbt build` (each call costs seconds)."""
+    cfg = plan_config.load()
+    args = ["build"]
+    if cfg.plan.as_of_date:
+        args += ["--vars", f"{{as_of_date: '{cfg.plan.as_of_date.isoformat()}'}}"]
+    yield from dbt.cli(args, context=context).stream()
+
+
+defs = dg.Definitions(assets=[dbt_warehouse], resources={"dbt": DbtCliResource(project_dir=dbt_project)})

@@ -1,0 +1,32 @@
+"""The one Dagster code location: per-area Definitions merged, plus shared resources."""
+
+from __future__ import annotations
+
+import os
+
+import dagster as dg
+
+os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+os.environ.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
+
+from data_quality.checks import suite_check  # noqa: E402
+from data_quality.suites import transactions_suite  # noqa: E402
+from orchestration import jobs  # noqa: E402
+from orchestration.assets import ingest, ml, planning, publish, warehouse  # noqa: E402
+from orchestration.progress import progress_logger  # noqa: E402
+from orchestration.resources import build_resources  # noqa: E402
+
+quality = dg.Definitions(
+    asset_checks=[suite_check(transactions_suite(), asset="raw_transactions", table="raw.transactions")]
+)
+
+defs = dg.Definitions.merge(
+    dg.Definitions(assets=[ingest.demo_source]),
+    quality,
+    warehouse.defs,
+    ml.defs,
+    planning.defs,
+    publish.defs,
+    jobs.build_defs(),
+    dg.Definitions(resources=build_resources(), loggers={"covplan_progress": progress_logger}),
+)

@@ -1,0 +1,63 @@
+"""Where things live: the warehouse file, the published plan, the plan config and the Dagster home.
+
+One environment variable names each location so the dbt profile, the Dagster resources and the CLI
+agree: COVPLAN_WAREHOUSE (default data/warehouse.duckdb), COVPLAN_PUBLISHED_DIR (default: `publish.dir`
+of the config), COVPLAN_CONFIG (default config/plan.yaml). Relative paths are taken from the project
+root, and the resolved absolute path is written back so dbt (run in dbt_project/) sees the same file.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from planning.config import DEFAULT_CONFIG_PATH, PROJECT_ROOT
+
+DEFAULT_WAREHOUSE = "data/warehouse.duckdb"
+DEFAULT_DAGSTER_HOME = PROJECT_ROOT / ".dagster_home"
+
+
+def _absolute(value: str | Path) -> Path:
+    path = Path(value).expanduser()
+    return path if path.is_absolute() else (PROJECT_ROOT / path)
+
+
+def warehouse_path() -> Path:
+    """The DuckDB warehouse file; also exported as an absolute COVPLAN_WAREHOUSE for dbt."""
+    path = _absolute(os.environ.get("COVPLAN_WAREHOUSE") or DEFAULT_WAREHOUSE)
+    os.environ["COVPLAN_WAREHOUSE"] = str(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def config_path() -> Path:
+    return _absolute(os.environ.get("COVPLAN_CONFIG") or DEFAULT_CONFIG_PATH)
+
+
+def published_dir(configured: str) -> Path:
+    """COVPLAN_PUBLISHED_DIR if set, else the config's `publish.dir`, from the project root."""
+    return _absolute(os.environ.get("COVPLAN_PUBLISHED_DIR") or configured)
+
+
+def ensure_dagster_home(home: Path | None = None) -> Path:
+    """A persistent Dagster home (runs survive and show in `dagster dev`), with telemetry off.
+
+    DAGSTER_HOME must be absolute, so the CLI also writes it to the project's `.env`, which
+    `dagster dev` reads from the working directory.
+    """
+    home = _absolute(home or os.environ.get("DAGSTER_HOME") or DEFAULT_DAGSTER_HOME)
+    home.mkdir(parents=True, exist_ok=True)
+    instance_yaml = home / "dagster.yaml"
+    if not instance_yaml.exists():
+        instance_yaml.write_text("telemetry:\n  enabled: false\n")
+    os.environ["DAGSTER_HOME"] = str(home)
+    return home
+
+
+def write_dotenv_dagster_home(home: Path) -> None:
+    """Record DAGSTER_HOME in the project's .env (kept out of git) so `uv run dagster dev` finds the runs."""
+    dotenv = PROJECT_ROOT / ".env"
+    lines = dotenv.read_text().splitlines() if dotenv.exists() else []
+    lines = [line for line in lines if not line.startswith("DAGSTER_HOME=")]
+    lines.append(f"DAGSTER_HOME={home}")
+    dotenv.write_text("\n".join(lines) + "\n")

@@ -1,0 +1,239 @@
+"""The plan's business assumptions: `config/plan.yaml`, validated at load.
+
+Every other module takes a `PlanConfig` (or one of its parts) rather than reading YAML itself, so a bad
+value stops the run once, at the start, with the key's path and what is allowed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_CONFIG_PATH = PROJECT_ROOT / "config" / "plan.yaml"
+
+SIZE_BUCKETS = [">=50K", "<50K", "<35K", "<25K", "<15K", "<5K", "blank"]
+ROLES = ["key_account_manager", "field", "inside", "digital"]
+# Columns a coverage-tier rule may use (ml.segments produces them before the rules run).
+SEGMENT_COLUMNS = {
+    "size_tier": "object",
+    "quadrant": "object",
+    "behaviour": "object",
+    "lifecycle": "object",
+    "revenue_t12m": "float64",
+    "potential": "float64",
+    "headroom": "float64",
+    "share_of_wallet": "float64",
+    "open_pipeline_amount": "float64",
+}
+
+
+class ConfigError(ValueError):
+    """The plan configuration is invalid; the message names the file, the key and the fix."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class DemoConfig(_Strict):
+    size: str | int = "default"
+    end_date: date = date(2026, 9, 30)
+    years: int = Field(3, ge=2, le=10)
+
+
+class PlanCalendar(_Strict):
+    fiscal_year_start_month: int = Field(1, ge=1, le=12)
+    as_of_date: date | None = None
+
+
+class SchedulesConfig(_Strict):
+    timezone: str = "UTC"
+    yearly_cron: str = "0 5 1 1 *"
+    quarterly_cron: str = "0 5 1 1,4,7,10 *"
+
+    @field_validator("yearly_cron", "quarterly_cron")
+    @classmethod
+    def _valid_cron(cls, value: str) -> str:
+        from dagster._utils.schedules import is_valid_cron_string
+
+        if not is_valid_cron_string(value):
+            raise ValueError(f"{value!r} is not a valid cron string (five fields, e.g. '0 5 1 1 *')")
+        return value
+
+
+class GrowthModelConfig(_Strict):
+    horizon_quarters: int = Field(4, ge=1, le=8)
+    potential_quantile: float = Field(0.85, gt=0.5, lt=1.0)
+    max_iter: int = Field(200, ge=10, le=5000)
+    learning_rate: float = Field(0.06, gt=0, le=1)
+    max_leaf_nodes: int = Field(31, ge=2, le=1024)
+    min_training_rows: int = Field(200, ge=10)
+
+
+class SizeTier(_Strict):
+    name: str
+    min_revenue_t12m: float = Field(ge=0)
+    min_employees: int = Field(ge=0)
+
+
+class SegmentsConfig(_Strict):
+    size_tiers: list[SizeTier]
+    price_seeking_threshold: float = Field(0.5, ge=0, le=1)
+    lapsed_after_days: int = Field(365, ge=30)
+
+    @field_validator("size_tiers")
+    @classmethod
+    def _ordered_with_catch_all(cls, tiers: list[SizeTier]) -> list[SizeTier]:
+        if not tiers:
+            raise ValueError("at least one size tier is needed")
+        revenue = [t.min_revenue_t12m for t in tiers]
+        if revenue != sorted(revenue, reverse=True):
+            raise ValueError("size tiers must be ordered from the largest threshold down")
+        if tiers[-1].min_revenue_t12m != 0 or tiers[-1].min_employees != 0:
+            raise ValueError("the last size tier must have thresholds 0 so every account gets a tier")
+        return tiers
+
+
+class CoverageRule(_Strict):
+    tier: str
+    role: str
+    when: str
+    reason: str
+
+    @field_validator("role")
+    @classmethod
+    def _known_role(cls, role: str) -> str:
+        if role not in ROLES:
+            raise ValueError(f"role {role!r} is not one of {ROLES}")
+        return role
+
+    @field_validator("when")
+    @classmethod
+    def _parses(cls, expr: str) -> str:
+        probe = pd.DataFrame({c: pd.Series(dtype=t) for c, t in SEGMENT_COLUMNS.items()})
+        try:
+            probe.eval(expr, engine="python")
+        except Exception as exc:  # pandas raises many types for a bad expression
+            raise ValueError(
+                f"condition {expr!r} does not evaluate over the columns {sorted(SEGMENT_COLUMNS)}: {exc}"
+            ) from exc
+        return expr
+
+
+class WorkloadConfig(_Strict):
+    activities: list[str]
+    service: dict[str, dict[str, tuple[float, float]]]
+    role_factors: dict[str, dict[str, float]]
+    capacity_hours: dict[str, float]
+
+    @model_validator(mode="after")
+    def _complete(self) -> WorkloadConfig:
+        missing = [b for b in SIZE_BUCKETS if b not in self.service]
+        if missing:
+            raise ValueError(f"workload.service lacks size buckets {missing} (need all of {SIZE_BUCKETS})")
+        for bucket, row in self.service.items():
+            if bucket not in SIZE_BUCKETS:
+                raise ValueError(f"workload.service.{bucket}: unknown size bucket (use {SIZE_BUCKETS})")
+            if set(row) != set(self.activities):
+                raise ValueError(
+                    f"workload.service.{bucket} must list exactly the activities {self.activities}"
+                )
+            for act, (events, hours) in row.items():
+                if events < 0 or hours < 0:
+                    raise ValueError(f"workload.service.{bucket}.{act}: events and hours must be >= 0")
+        for role in ROLES:
+            if role not in self.role_factors or set(self.role_factors[role]) != set(self.activities):
+                raise ValueError(
+                    f"workload.role_factors.{role} must list exactly the activities {self.activities}"
+                )
+            if self.capacity_hours.get(role, 0) <= 0:
+                raise ValueError(f"workload.capacity_hours.{role} must be a positive number of hours")
+        return self
+
+
+class TerritoriesConfig(_Strict):
+    balance_tolerance: float = Field(0.05, gt=0, lt=1)
+    count: dict[str, int] = Field(default_factory=dict)
+    geographic_roles: list[str] = Field(default_factory=lambda: ["field"])
+
+    @field_validator("count")
+    @classmethod
+    def _positive(cls, count: dict[str, int]) -> dict[str, int]:
+        for role, n in count.items():
+            if role not in ROLES or n < 1:
+                raise ValueError(f"territories.count.{role}={n}: role must be one of {ROLES} and count >= 1")
+        return count
+
+
+class CompanyTarget(_Strict):
+    growth_over_baseline: float = Field(0.08, gt=-1, lt=10)
+    amount: float | None = Field(None, gt=0)
+
+
+class GoalsConfig(_Strict):
+    company_target: CompanyTarget = CompanyTarget()
+    growth_share: float = Field(0.5, ge=0, le=1)
+
+
+class PublishConfig(_Strict):
+    dir: str = "data/published"
+
+
+class PlanConfig(_Strict):
+    seed: int = 42
+    demo: DemoConfig = DemoConfig()
+    plan: PlanCalendar = PlanCalendar()
+    schedules: SchedulesConfig = SchedulesConfig()
+    growth_model: GrowthModelConfig = GrowthModelConfig()
+    segments: SegmentsConfig
+    coverage_tiers: list[CoverageRule]
+    workload: WorkloadConfig
+    territories: TerritoriesConfig = TerritoriesConfig()
+    goals: GoalsConfig = GoalsConfig()
+    publish: PublishConfig = PublishConfig()
+
+    @field_validator("coverage_tiers")
+    @classmethod
+    def _catch_all_last(cls, rules: list[CoverageRule]) -> list[CoverageRule]:
+        if not rules or rules[-1].when.strip() != "True":
+            raise ValueError('the last coverage rule must be the catch-all `when: "True"`')
+        return rules
+
+    def config_hash(self) -> str:
+        """A short, stable hash of every assumption: two plans with the same hash used the same config."""
+        payload = json.dumps(self.model_dump(mode="json"), sort_keys=True)
+        return hashlib.sha256(payload.encode()).hexdigest()[:12]
+
+
+def load_config(path: str | Path | None = None, overrides: dict[str, Any] | None = None) -> PlanConfig:
+    """Read and validate the plan config; `overrides` maps dotted keys (``goals.growth_share``) to values."""
+    path = Path(path) if path else DEFAULT_CONFIG_PATH
+    try:
+        raw = yaml.safe_load(path.read_text()) or {}
+    except FileNotFoundError:
+        raise ConfigError(
+            f"{path}: config file not found; pass --config or restore config/plan.yaml"
+        ) from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML: {exc}") from None
+    for dotted, value in (overrides or {}).items():
+        node = raw
+        *parents, leaf = dotted.split(".")
+        for key in parents:
+            node = node.setdefault(key, {})
+        node[leaf] = value
+    try:
+        return PlanConfig.model_validate(raw)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors(include_url=False)
+        )
+        raise ConfigError(f"{path}: {problems}") from None

@@ -1,0 +1,50 @@
+import pytest
+import yaml
+
+from planning.config import DEFAULT_CONFIG_PATH, ConfigError, load_config
+
+
+def _write(tmp_path, mutate):
+    raw = yaml.safe_load(DEFAULT_CONFIG_PATH.read_text())
+    mutate(raw)
+    path = tmp_path / "plan.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    return path
+
+
+def test_shipped_config_loads_and_hash_is_stable():
+    a, b = load_config(), load_config()
+    assert a.config_hash() == b.config_hash() and len(a.config_hash()) == 12
+    assert a.territories.balance_tolerance == 0.05
+
+
+def test_override_changes_hash_and_value():
+    base = load_config()
+    changed = load_config(overrides={"goals.growth_share": 0.25})
+    assert changed.goals.growth_share == 0.25
+    assert changed.config_hash() != base.config_hash()
+
+
+@pytest.mark.parametrize(
+    ("mutate", "message"),
+    [
+        (lambda r: r["territories"].update(balance_tolerance=2), "territories.balance_tolerance"),
+        (lambda r: r["schedules"].update(yearly_cron="every year"), "schedules.yearly_cron"),
+        (lambda r: r["coverage_tiers"][0].update(when="size_tier =="), "coverage_tiers.0.when"),
+        (lambda r: r["coverage_tiers"][0].update(role="astronaut"), "coverage_tiers.0.role"),
+        (lambda r: r["coverage_tiers"].pop(), "catch-all"),
+        (lambda r: r["workload"]["service"].pop("<5K"), "<5K"),
+        (lambda r: r.update(unknown_key=1), "unknown_key"),
+        (lambda r: r["segments"]["size_tiers"].reverse(), "size tiers"),
+    ],
+)
+def test_bad_values_name_the_file_and_key(tmp_path, mutate, message):
+    path = _write(tmp_path, mutate)
+    with pytest.raises(ConfigError) as err:
+        load_config(path)
+    assert str(path) in str(err.value) and message in str(err.value)
+
+
+def test_missing_file_says_what_to_do(tmp_path):
+    with pytest.raises(ConfigError, match="not found"):
+        load_config(tmp_path / "nope.yaml")
