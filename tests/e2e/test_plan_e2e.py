@@ -115,3 +115,15 @@ def test_quarterly_run_keeps_every_territory(yearly, tmp_path):
     assert len(merged) == len(before)
     assert (merged["territory_id_before"] == merged["territory_id_after"]).all()
     assert not after["changed"].any()
+
+
+def test_bad_size_is_one_clear_line(tmp_path):
+    proc = subprocess.run(
+        [sys.executable, "-m", "orchestration.cli", "plan", "--size", "tiny", "--out", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 2
+    assert "demo size" in proc.stderr and "Traceback" not in proc.stderr
+    assert not (tmp_path / "published").exists()
