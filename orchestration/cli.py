@@ -9,6 +9,7 @@ with --out), so it shows in `uv run dagster dev` afterwards.
 from __future__ import annotations
 
 import argparse
+import importlib
 import os
 import sys
 import time
@@ -18,6 +19,11 @@ from pathlib import Path
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
 os.environ.setdefault("OMP_NUM_THREADS", "1")  # HistGradientBoosting on 2 cores: 20–60 s → ~1 s
+
+
+# Subcommands that live in their own modules: each module has `register(subparsers)`, which adds its
+# parser and sets `func` (a callable taking the parsed args and returning the exit code).
+COMMAND_MODULES: list[str] = []
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -42,7 +48,13 @@ def _parser() -> argparse.ArgumentParser:
         help="put warehouse, published plan and Dagster home under this folder",
     )
     plan.add_argument("--config", type=Path, default=None, help="plan config (default config/plan.yaml)")
-    sub.add_parser("prepare", help="parse the dbt project so the Dagster definitions can load (CI does this)")
+    plan.set_defaults(func=cmd_plan)
+    prep = sub.add_parser(
+        "prepare", help="parse the dbt project so the Dagster definitions can load (CI does this)"
+    )
+    prep.set_defaults(func=lambda _args: prepare_dbt(force=True) or 0)
+    for module in COMMAND_MODULES:
+        importlib.import_module(module).register(sub)
     return parser
 
 
@@ -175,10 +187,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    if args.command == "prepare":
-        prepare_dbt(force=True)
-        return 0
-    return cmd_plan(args)
+    return args.func(args)
 
 
 if __name__ == "__main__":

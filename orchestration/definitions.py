@@ -12,7 +12,7 @@ os.environ.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
 from data_quality.checks import suite_check  # noqa: E402
 from data_quality.suites import transactions_suite  # noqa: E402
 from orchestration import jobs  # noqa: E402
-from orchestration.assets import ingest, ml, planning, publish, warehouse  # noqa: E402
+from orchestration.assets import goals, ingest, ml, planning, publish, warehouse  # noqa: E402
 from orchestration.progress import progress_logger  # noqa: E402
 from orchestration.resources import build_resources  # noqa: E402
 
@@ -26,6 +26,7 @@ defs = dg.Definitions.merge(
     warehouse.defs,
     ml.defs,
     planning.defs,
+    goals.defs,
     publish.defs,
     jobs.build_defs(),
     dg.Definitions(resources=build_resources(), loggers={"covplan_progress": progress_logger}),

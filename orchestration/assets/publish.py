@@ -8,7 +8,8 @@ from importlib.metadata import version
 import dagster as dg
 import pandas as pd
 
-from orchestration.assets.planning import PlanKindConfig, territory_design, territory_goals
+from orchestration.assets.goals import territory_goals
+from orchestration.assets.planning import PlanKindConfig, territory_design
 from orchestration.metadata import preview
 from orchestration.resources import PlanConfigResource, Warehouse
 from planning.config import PROJECT_ROOT
