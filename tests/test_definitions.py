@@ -53,3 +53,21 @@ def test_jobs_and_schedules_from_config():
     assert defs.resolve_job_def("yearly_plan") and defs.resolve_job_def("quarterly_plan")
     assert defs.resolve_schedule_def("yearly_plan_schedule").cron_schedule == cfg.schedules.yearly_cron
     assert defs.resolve_schedule_def("quarterly_plan_schedule").cron_schedule == cfg.schedules.quarterly_cron
+
+
+def test_code_location_loads_the_way_dagster_loads_it():
+    """`dagster dev` / the webserver load the module by autodiscovery, which is stricter than importing it
+    (for example, exactly one Definitions object at module scope)."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    dagster = Path(sys.executable).with_name("dagster")
+    proc = subprocess.run(
+        [str(dagster), "definitions", "validate", "-m", "orchestration.definitions"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    assert "Validation successful" in proc.stdout + proc.stderr
