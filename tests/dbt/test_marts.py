@@ -285,7 +285,11 @@ def test_user_file_without_optional_columns(con):
     behaviour = one(con, "select * from marts.fct_buying_behaviour where account_id = 'A0000008'")
     assert (behaviour["n_sites_t12m"], behaviour["central_buying"]) == (1, False)
     assert behaviour["share_orders_rfp"] == pytest.approx(0.5)
-    assert (behaviour["n_contacts"], behaviour["n_contact_roles"], behaviour["single_threaded"]) == (2, 1, True)
+    assert (behaviour["n_contacts"], behaviour["n_contact_roles"], behaviour["single_threaded"]) == (
+        2,
+        1,
+        True,
+    )
 
 
 def test_buying_behaviour_regularity_and_threads(con):

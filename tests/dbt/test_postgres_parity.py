@@ -106,6 +106,7 @@ def test_postgres_marts_equal_duckdb_marts(pg_database, tmp_path):
                     assert same_value(d, p), (mart, key, name, d, p)
     # The comparison is not vacuous: the fixture's known A1 value is in both.
     _, a1 = read_postgres(
-        pg_database, "select revenue_t12m, as_of_date from marts.fct_account_value where account_id = 'A0000001'"
+        pg_database,
+        "select revenue_t12m, as_of_date from marts.fct_account_value where account_id = 'A0000001'",
     )
     assert a1[0][0] == pytest.approx(50_000) and a1[0][1] == date(2025, 1, 1)
