@@ -1,5 +1,6 @@
 """Warehouse group: the dbt project (staging → intermediate → marts), built by one `dbt build`."""
 
+import json
 from collections.abc import Mapping
 from typing import Any
 
@@ -36,10 +37,11 @@ translator = CovplanDbtTranslator(settings=DagsterDbtTranslatorSettings(enable_a
 def dbt_warehouse(context: dg.AssetExecutionContext, dbt: DbtCliResource, plan_config: PlanConfigResource):
     """All staging, intermediate and mart models and their tests in one `dbt build` (each call costs seconds)."""
     cfg = plan_config.load()
-    args = ["build"]
+    # The lifecycle rule in fct_account_value uses the same lapsed threshold as the segments.
+    dbt_vars = {"lapsed_after_days": cfg.segments.lapsed_after_days}
     if cfg.plan.as_of_date:
-        args += ["--vars", f"{{as_of_date: '{cfg.plan.as_of_date.isoformat()}'}}"]
-    yield from dbt.cli(args, context=context).stream()
+        dbt_vars["as_of_date"] = cfg.plan.as_of_date.isoformat()
+    yield from dbt.cli(["build", "--vars", json.dumps(dbt_vars)], context=context).stream()
 
 
 defs = dg.Definitions(assets=[dbt_warehouse], resources={"dbt": DbtCliResource(project_dir=dbt_project)})

@@ -10,9 +10,12 @@ from dbt.cli.main import dbtRunner
 DBT_DIR = Path(__file__).resolve().parents[2] / "dbt_project"
 
 
-def run_dbt_build(warehouse: Path, work_dir: Path, extra_args: list[str] | None = None) -> None:
-    """Run one `dbt build` of the project against `warehouse`; raise with the failed nodes if any."""
-    env = {"COVPLAN_WAREHOUSE": str(warehouse), "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
+def run_dbt_build(
+    warehouse: Path, work_dir: Path, extra_args: list[str] | None = None, env: dict[str, str] | None = None
+) -> None:
+    """Run one `dbt build` of the project against `warehouse` (or the target `env` selects, e.g.
+    DBT_TARGET=postgres with PG* variables); raise with the failed nodes if any."""
+    env = {"COVPLAN_WAREHOUSE": str(warehouse), "DBT_SEND_ANONYMOUS_USAGE_STATS": "false", **(env or {})}
     saved = {key: os.environ.get(key) for key in env}
     os.environ.update(env)
     try:

@@ -62,6 +62,13 @@ ACCOUNTS = [
     # A7: created 2024-06-01, so it has feature rows only from the 2024-07-01 cut-off on.
     ("A0000007", "Eta Web", "retail", 8, 1.0e6, "Miami", "FL", "US", 25.8, -80.2,
      None, D(2024, 6, 1), "active", "R0002"),
+    # A8, from a user file: no status (inferred active: it has lines), no country, lines without
+    # order id, site id or (one) unit cost; its owner R0099 is not in the reps extract.
+    ("A0000008", "Theta Supply", "retail", 20, 3.0e6, "Tampa", "FL", None, 27.9, -82.5,
+     None, D(2023, 1, 1), None, "R0099"),
+    # A9: no status and no lines (inferred prospect), a grandchild of A1 through A5.
+    ("A0000009", "Acme West Yard", "industrial_machinery", 5, 5.0e5, "Boulder", "CO", "US", 40.0, -105.3,
+     "A0000005", D(2024, 1, 15), None, None),
 ]  # fmt: skip
 
 CONTACTS = [
@@ -69,6 +76,8 @@ CONTACTS = [
     ("C002", "A0000001", "purchasing", D(2024, 6, 1)),
     ("C003", "A0000001", "finance", None),
     ("C004", "A0000002", "executive", D(2023, 1, 1)),
+    ("C005", "A0000008", "purchasing", D(2024, 2, 1)),
+    ("C006", "A0000008", "purchasing", None),
 ]
 
 OPPORTUNITIES = [
@@ -100,6 +109,9 @@ TRANSACTIONS = [
     ("T12", "O11", "A0000005", "A0000005-S1", D(2024, 3, 10), "P5", "machines", 1, 35000, 25000, 0.0, "field"),
     ("T13", "O12", "A0000006", "A0000006-S1", D(2024, 2, 2), "P5", "machines", 1, 34999.99, 25000, 0.0, "rfp"),
     ("T14", "O13", "A0000007", "A0000007-S1", D(2024, 8, 1), "P3", "safety", 2, 50, 20, 0.5, "web"),
+    # A8: NULL order_id (each line its own order), NULL site_id (one site), one NULL unit_cost.
+    ("T15", None, "A0000008", None, D(2024, 3, 1), "P3", "safety", 1, 1000, None, 0.0, "rfp"),
+    ("T16", None, "A0000008", None, D(2024, 3, 1), "P3", "safety", 1, 1000, 600, 0.0, "web"),
 ]  # fmt: skip
 
 ROWS = {

@@ -123,6 +123,8 @@ def test_size_buckets_and_yoy_edge_cases(con):
         "A0000005": "<50K",  # exactly 35000
         "A0000006": "<35K",  # 34999.99
         "A0000007": "<5K",
+        "A0000008": "<5K",
+        "A0000009": "blank",
     }
     assert value["A0000004"]["yoy_growth"] == pytest.approx(-1.0)
     assert value["A0000002"]["yoy_growth"] is None  # nothing the year before
@@ -207,7 +209,7 @@ def test_features_only_for_accounts_created_before_the_cutoff(con):
     cutoffs = [add_quarters(date(2023, 1, 1), n) for n in range(9)]
     expected = {(acc, c) for acc, day in created.items() for c in cutoffs if day < c}
     assert {(r["account_id"], r["cutoff_date"]) for r in features} == expected
-    assert len(features) == len(expected) == 54
+    assert len(features) == len(expected) == 66
     assert {r["cutoff_date"] for r in features if r["account_id"] == "A0000007"} == set(cutoffs[6:])
     assert all(r["is_latest"] == (r["cutoff_date"] == date(2025, 1, 1)) for r in features)
 
@@ -229,3 +231,110 @@ def test_features_use_only_lines_before_the_cutoff(con):
             assert f["label_revenue_next_4q"] == pytest.approx(sum(map(net, label))), key
         else:
             assert f["label_revenue_next_4q"] is None, key
+
+
+def test_account_value_lifecycle_order_value_and_group(con):
+    value = {r["account_id"]: r for r in rows(con, "select * from marts.fct_account_value")}
+    assert {k: v["lifecycle"] for k, v in value.items()} == {
+        "A0000001": "active",
+        "A0000002": "active",
+        "A0000003": "pipeline",  # prospect with an open opportunity
+        "A0000004": "lapsed",  # last order 2023-06-01, 580 days before as_of
+        "A0000005": "active",
+        "A0000006": "active",
+        "A0000007": "active",
+        "A0000008": "active",  # status inferred from its lines
+        "A0000009": "prospect",  # status inferred, no pipeline
+    }
+    assert value[A1]["avg_order_value_t12m"] == pytest.approx(51_000 / 3)
+    assert value["A0000003"]["avg_order_value_t12m"] is None
+    # A1 -> A5 -> A9: the group is A1's tree; A5's rollup is itself and A9.
+    for account, depth in ((A1, 0), ("A0000005", 1), ("A0000009", 2)):
+        assert value[account]["top_parent_account_id"] == A1
+        assert value[account]["hierarchy_depth"] == depth
+        assert value[account]["group_revenue_t12m"] == pytest.approx(85_000)
+        assert value[account]["n_group_accounts"] == 3
+    assert value[A1]["rollup_revenue_t12m"] == pytest.approx(85_000)
+    assert value["A0000005"]["rollup_revenue_t12m"] == pytest.approx(35_000)
+    assert value["A0000002"]["group_revenue_t12m"] == pytest.approx(4_999.99)
+    assert value[A1]["margin_cost_coverage_t12m"] == pytest.approx(1.0)
+
+
+def test_user_file_without_optional_columns(con):
+    """A8 lacks status, order ids, site ids and one unit cost; A9 lacks a status and has no lines."""
+    a8 = one(con, "select * from marts.dim_accounts where account_id = 'A0000008'")
+    assert (a8["status"], a8["status_inferred"], a8["country"]) == ("active", True, None)
+    a9 = one(con, "select * from marts.dim_accounts where account_id = 'A0000009'")
+    assert (a9["status"], a9["status_inferred"]) == ("prospect", True)
+    assert one(con, f"select status_inferred from marts.dim_accounts where account_id = '{A1}'") == {
+        "status_inferred": False
+    }
+    lines = rows(con, "select * from staging.stg_erp__transactions where account_id = 'A0000008' order by 1")
+    assert [(r["order_id"], r["site_id"]) for r in lines] == [
+        ("line:T15", "A0000008"),
+        ("line:T16", "A0000008"),
+    ]
+    assert [r["gross_margin"] for r in lines] == [None, pytest.approx(400)]
+    value = one(con, "select * from marts.fct_account_value where account_id = 'A0000008'")
+    assert value["revenue_t12m"] == pytest.approx(2_000)
+    assert value["gross_margin_t12m"] == pytest.approx(400)  # the costed line only
+    assert value["margin_pct_t12m"] == pytest.approx(0.4)  # over the costed revenue
+    assert value["margin_cost_coverage_t12m"] == pytest.approx(0.5)
+    assert value["clv_estimate"] == pytest.approx(400 * 1.1 / 0.3)
+    assert (value["orders_t12m"], value["avg_order_value_t12m"]) == (2, pytest.approx(1_000))
+    behaviour = one(con, "select * from marts.fct_buying_behaviour where account_id = 'A0000008'")
+    assert (behaviour["n_sites_t12m"], behaviour["central_buying"]) == (1, False)
+    assert behaviour["share_orders_rfp"] == pytest.approx(0.5)
+    assert (behaviour["n_contacts"], behaviour["n_contact_roles"], behaviour["single_threaded"]) == (
+        2,
+        1,
+        True,
+    )
+
+
+def test_buying_behaviour_regularity_and_threads(con):
+    a1 = one(con, f"select * from marts.fct_buying_behaviour where account_id = '{A1}'")
+    assert (a1["orders_rfp_t12m"], a1["share_orders_rfp"]) == (1, pytest.approx(1 / 3))
+    # Purchases in Jan (16000), May (34000) and Dec (1000) 2024; November holds only a return.
+    assert a1["active_months_t12m"] == 3
+    assert a1["purchase_regularity"] == pytest.approx(0.25)
+    monthly = [16_000, 34_000, 1_000] + [0] * 9
+    mean = sum(monthly) / 12
+    sd = (sum((x - mean) ** 2 for x in monthly) / 12) ** 0.5
+    assert a1["monthly_sales_cv_t12m"] == pytest.approx(sd / mean)
+    assert (a1["n_contacts"], a1["n_contact_roles"], a1["single_threaded"]) == (3, 2, False)
+    a2 = one(con, "select * from marts.fct_buying_behaviour where account_id = 'A0000002'")
+    assert a2["single_threaded"] is True  # one contact
+    prospect = one(con, "select * from marts.fct_buying_behaviour where account_id = 'A0000003'")
+    assert (prospect["purchase_regularity"], prospect["monthly_sales_cv_t12m"]) == (0, None)
+    assert prospect["single_threaded"] is False  # no contact at all
+
+
+def test_monthly_revenue_of_a1(con):
+    months = rows(
+        con,
+        f"select month_start, revenue, n_purchase_lines from intermediate.int_account_months "
+        f"where account_id = '{A1}' and month_start >= '2024-01-01' order by month_start",
+    )
+    assert [(m["month_start"], round(m["revenue"], 6), m["n_purchase_lines"]) for m in months] == [
+        (date(2024, 1, 1), 16_000, 1),
+        (date(2024, 5, 1), 34_000, 2),
+        (date(2024, 11, 1), -1_000, 0),
+        (date(2024, 12, 1), 1_000, 1),
+    ]
+
+
+def test_dim_reps_lists_roster_and_unknown_owners(con):
+    reps = {r["rep_id"]: r for r in rows(con, "select * from marts.dim_reps")}
+    assert set(reps) == {"R0001", "R0002", "R0099"}
+    assert (reps["R0001"]["rep_name"], reps["R0001"]["rep_role"], reps["R0001"]["home_city"]) == (
+        "Rita Field",
+        "field",
+        "Chicago",
+    )
+    assert reps["R0001"]["capacity_hours"] == 1500
+    assert (reps["R0001"]["n_accounts_owned"], reps["R0002"]["n_accounts_owned"]) == (3, 3)
+    assert reps["R0002"]["n_active_accounts_owned"] == 2  # A2, A7 (A4 lapsed)
+    assert reps["R0001"]["revenue_t12m_owned"] == pytest.approx(50_000 + 35_000 + 34_999.99)
+    unknown = reps["R0099"]
+    assert (unknown["in_roster"], unknown["rep_name"], unknown["n_accounts_owned"]) == (False, None, 1)

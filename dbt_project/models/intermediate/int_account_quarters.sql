@@ -1,7 +1,10 @@
 {#-
     The one pass over order lines: account x quarter aggregates that every trailing window is
     computed from. Purchase measures (gross_sales, sales_<channel>, list/discount value, orders)
-    use lines with quantity > 0; revenue and gross_margin are net of returns.
+    use lines with quantity > 0; revenue and gross_margin are net of returns. gross_margin sums the
+    lines with a known unit_cost (NULL when none has one) and costed_revenue is their net revenue, so
+    margin rates can be taken over the costed part. The month-in-quarter columns (_m1.._m3) feed
+    int_account_months without a second pass over the lines.
 -#}
 with
 
@@ -19,12 +22,15 @@ lines as (
         order_id,
         site_id,
         order_date,
+        cast(extract(month from order_date) as integer)
+            - 3 * (cast(extract(quarter from order_date) as integer) - 1) as month_in_quarter,
         channel,
         quantity,
         discount,
         list_amount,
         net_amount,
         gross_margin,
+        costed_net_amount,
         case when quantity > 0 then net_amount else 0 end as sales_amount
 
     from transactions
@@ -38,11 +44,13 @@ aggregated as (
         quarter_start,
         sum(net_amount) as revenue,
         sum(gross_margin) as gross_margin,
+        sum(costed_net_amount) as costed_revenue,
         sum(sales_amount) as gross_sales,
         sum(case when quantity < 0 then -net_amount else 0 end) as returns_amount,
         count(*) as n_lines,
         sum(case when quantity < 0 then 1 else 0 end) as n_return_lines,
         count(distinct case when quantity > 0 then order_id end) as n_orders,
+        count(distinct case when quantity > 0 and channel = 'rfp' then order_id end) as n_orders_rfp,
         count(distinct case when quantity > 0 then site_id end) as n_sites,
         sum(case when channel = 'field' then sales_amount else 0 end) as sales_field,
         sum(case when channel = 'phone' then sales_amount else 0 end) as sales_phone,
@@ -52,7 +60,19 @@ aggregated as (
         sum(case when quantity > 0 then list_amount else 0 end) as list_value,
         sum(case when quantity > 0 then list_amount * discount else 0 end) as discount_value,
         min(order_date) as first_order_date,
-        max(order_date) as last_order_date
+        max(order_date) as last_order_date,
+        sum(case when month_in_quarter = 1 then net_amount else 0 end) as revenue_m1,
+        sum(case when month_in_quarter = 1 then sales_amount else 0 end) as gross_sales_m1,
+        sum(case when month_in_quarter = 1 then 1 else 0 end) as n_lines_m1,
+        sum(case when month_in_quarter = 1 and quantity > 0 then 1 else 0 end) as n_purchase_lines_m1,
+        sum(case when month_in_quarter = 2 then net_amount else 0 end) as revenue_m2,
+        sum(case when month_in_quarter = 2 then sales_amount else 0 end) as gross_sales_m2,
+        sum(case when month_in_quarter = 2 then 1 else 0 end) as n_lines_m2,
+        sum(case when month_in_quarter = 2 and quantity > 0 then 1 else 0 end) as n_purchase_lines_m2,
+        sum(case when month_in_quarter = 3 then net_amount else 0 end) as revenue_m3,
+        sum(case when month_in_quarter = 3 then sales_amount else 0 end) as gross_sales_m3,
+        sum(case when month_in_quarter = 3 then 1 else 0 end) as n_lines_m3,
+        sum(case when month_in_quarter = 3 and quantity > 0 then 1 else 0 end) as n_purchase_lines_m3
 
     from lines
     group by account_id, quarter_start
@@ -67,11 +87,13 @@ final as (
         {{ quarter_index('quarter_start') }} as quarter_index,
         cast(revenue as {{ type_double() }}) as revenue,
         cast(gross_margin as {{ type_double() }}) as gross_margin,
+        cast(coalesce(costed_revenue, 0) as {{ type_double() }}) as costed_revenue,
         cast(gross_sales as {{ type_double() }}) as gross_sales,
         cast(returns_amount as {{ type_double() }}) as returns_amount,
         cast(n_lines as bigint) as n_lines,
         cast(n_return_lines as bigint) as n_return_lines,
         cast(n_orders as bigint) as n_orders,
+        cast(n_orders_rfp as bigint) as n_orders_rfp,
         cast(n_sites as bigint) as n_sites,
         cast(sales_field as {{ type_double() }}) as sales_field,
         cast(sales_phone as {{ type_double() }}) as sales_phone,
@@ -81,7 +103,19 @@ final as (
         cast(list_value as {{ type_double() }}) as list_value,
         cast(discount_value as {{ type_double() }}) as discount_value,
         first_order_date,
-        last_order_date
+        last_order_date,
+        cast(revenue_m1 as {{ type_double() }}) as revenue_m1,
+        cast(gross_sales_m1 as {{ type_double() }}) as gross_sales_m1,
+        cast(n_lines_m1 as bigint) as n_lines_m1,
+        cast(n_purchase_lines_m1 as bigint) as n_purchase_lines_m1,
+        cast(revenue_m2 as {{ type_double() }}) as revenue_m2,
+        cast(gross_sales_m2 as {{ type_double() }}) as gross_sales_m2,
+        cast(n_lines_m2 as bigint) as n_lines_m2,
+        cast(n_purchase_lines_m2 as bigint) as n_purchase_lines_m2,
+        cast(revenue_m3 as {{ type_double() }}) as revenue_m3,
+        cast(gross_sales_m3 as {{ type_double() }}) as gross_sales_m3,
+        cast(n_lines_m3 as bigint) as n_lines_m3,
+        cast(n_purchase_lines_m3 as bigint) as n_purchase_lines_m3
 
     from aggregated
 

@@ -40,6 +40,46 @@ account_quarter_sites as (
 
 ),
 
+account_months as (
+
+    select * from {{ ref('int_account_months') }}
+
+),
+
+{#- Purchase revenue per month over the 12 months before as_of_date (months without purchases are
+    absent and count as 0 below). -#}
+months_t12m as (
+
+    select
+        account_months.account_id,
+        sum(case when account_months.n_purchase_lines > 0 then 1 else 0 end) as active_months_t12m,
+        sum(account_months.gross_sales) as gross_sales_months,
+        sum(account_months.gross_sales * account_months.gross_sales) as gross_sales_squares
+
+    from account_months
+    inner join latest_cutoff
+        on account_months.month_start >= latest_cutoff.t12m_start_date
+        and account_months.month_start < latest_cutoff.as_of_date
+    group by account_months.account_id
+
+),
+
+monthly_regularity as (
+
+    select
+        account_id,
+        active_months_t12m,
+        case when gross_sales_months > 0 then
+            sqrt(greatest(
+                gross_sales_squares / 12.0 - (gross_sales_months / 12.0) * (gross_sales_months / 12.0),
+                cast(0 as {{ type_double() }})
+            )) / (gross_sales_months / 12.0)
+        end as monthly_sales_cv_t12m
+
+    from months_t12m
+
+),
+
 sites_before_as_of as (
 
     select
@@ -92,7 +132,12 @@ behaviour as (
         coalesce(sites_per_account.n_sites_t12m, 0) as n_sites_t12m,
         coalesce(sites_per_account.n_sites_lifetime, 0) as n_sites_lifetime,
         {{ share_of('sites_per_account.top_site_gross_sales_t12m', 'windows.gross_sales_t12m') }}
-            as top_site_share_t12m
+            as top_site_share_t12m,
+        coalesce(windows.orders_rfp_t12m, 0) as orders_rfp_t12m,
+        coalesce(monthly_regularity.active_months_t12m, 0) as active_months_t12m,
+        monthly_regularity.monthly_sales_cv_t12m,
+        accounts.n_contacts,
+        accounts.n_contact_roles
 
     from accounts
     cross join latest_cutoff
@@ -101,6 +146,8 @@ behaviour as (
         and latest_cutoff.cutoff_date = windows.cutoff_date
     left join sites_per_account
         on accounts.account_id = sites_per_account.account_id
+    left join monthly_regularity
+        on accounts.account_id = monthly_regularity.account_id
 
 ),
 
@@ -155,7 +202,15 @@ final as (
                 ) / {{ w_total }}
                 as {{ type_double() }}
             )
-        end as price_seeking_index
+        end as price_seeking_index,
+        cast(orders_rfp_t12m as bigint) as orders_rfp_t12m,
+        {{ share_of('orders_rfp_t12m', 'orders_t12m') }} as share_orders_rfp,
+        cast(active_months_t12m as bigint) as active_months_t12m,
+        cast(active_months_t12m as {{ type_double() }}) / 12.0 as purchase_regularity,
+        cast(monthly_sales_cv_t12m as {{ type_double() }}) as monthly_sales_cv_t12m,
+        cast(n_contacts as bigint) as n_contacts,
+        cast(n_contact_roles as bigint) as n_contact_roles,
+        (n_contacts = 1 or n_contact_roles = 1) as single_threaded
 
     from components
 

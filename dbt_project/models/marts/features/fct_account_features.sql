@@ -55,7 +55,8 @@ final as (
         cast(coalesce(windows.revenue_t12m, 0) as {{ type_double() }}) as revenue_t12m,
         cast(coalesce(windows.revenue_prev_t12m, 0) as {{ type_double() }}) as revenue_prev_t12m,
         cast(coalesce(windows.revenue_last_q, 0) as {{ type_double() }}) as revenue_last_q,
-        cast(coalesce(windows.gross_margin_t12m, 0) as {{ type_double() }}) as gross_margin_t12m,
+        cast(case when windows.account_id is null then 0 else windows.gross_margin_t12m end as {{ type_double() }})
+            as gross_margin_t12m,
         cast(coalesce(windows.orders_t12m, 0) as bigint) as orders_t12m,
         cast(coalesce(windows.n_categories_t12m, 0) as bigint) as n_categories_t12m,
         cast({{ share_of('windows.sales_rfp_t12m', 'windows.gross_sales_t12m') }} as {{ type_double() }})
