@@ -76,6 +76,7 @@ class GrowthModelConfig(_Strict):
     learning_rate: float = Field(0.06, gt=0, le=1)
     max_leaf_nodes: int = Field(31, ge=2, le=1024)
     min_training_rows: int = Field(200, ge=10)
+    min_samples_leaf: int = Field(200, ge=1, le=100_000)
 
 
 class SizeTier(_Strict):
