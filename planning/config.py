@@ -129,6 +129,40 @@ class CoverageRule(_Strict):
         return expr
 
 
+OPPORTUNITY_STAGES = [
+    "prospecting",
+    "qualification",
+    "proposal",
+    "negotiation",
+]  # open stages, earliest first
+
+
+class SpecialistOverlay(_Strict):
+    stage: str
+    overlay: str
+    reason: str
+
+    @field_validator("stage")
+    @classmethod
+    def _known_stage(cls, stage: str) -> str:
+        if stage not in OPPORTUNITY_STAGES:
+            raise ValueError(f"stage {stage!r} is not an open opportunity stage {OPPORTUNITY_STAGES}")
+        return stage
+
+
+def _default_overlays() -> list[SpecialistOverlay]:
+    return [
+        SpecialistOverlay(
+            stage="prospecting", overlay="business_development", reason="early-stage opportunity"
+        ),
+        SpecialistOverlay(
+            stage="qualification", overlay="business_development", reason="opportunity in qualification"
+        ),
+        SpecialistOverlay(stage="proposal", overlay="solutions_specialist", reason="proposal to shape"),
+        SpecialistOverlay(stage="negotiation", overlay="pricing_specialist", reason="deal in negotiation"),
+    ]
+
+
 class WorkloadConfig(_Strict):
     activities: list[str]
     service: dict[str, dict[str, tuple[float, float]]]
@@ -200,6 +234,7 @@ class PlanConfig(_Strict):
     territories: TerritoriesConfig = TerritoriesConfig()
     goals: GoalsConfig = GoalsConfig()
     publish: PublishConfig = PublishConfig()
+    specialist_overlays: list[SpecialistOverlay] = Field(default_factory=_default_overlays)
 
     @field_validator("coverage_tiers")
     @classmethod

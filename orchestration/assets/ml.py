@@ -8,7 +8,8 @@ import pandas as pd
 
 from ml.backtest import bgnbd_predictions, daily_totals, rfm_summary
 from ml.growth import backtest_markdown, train_and_score
-from ml.segments import assign_coverage, assign_segments
+from ml.overrides import AUDIT_COLUMNS, apply_overrides, read_overrides
+from ml.segments import assign_coverage, assign_overlays, assign_segments, explain_coverage
 from orchestration import settings
 from orchestration.metadata import figures, preview
 from orchestration.resources import PlanConfigResource, Warehouse
@@ -120,13 +121,24 @@ def growth_scores(context: dg.AssetExecutionContext, warehouse: Warehouse, plan_
 
 
 ACCOUNT_INPUTS_SQL = """
+with open_stages as (
+    select account_id,
+           max(case stage when 'prospecting' then 1 when 'qualification' then 2
+                          when 'proposal' then 3 when 'negotiation' then 4 end) as stage_rank
+    from staging.stg_crm__opportunities
+    where not is_closed
+    group by account_id
+)
 select a.account_id, a.status, a.employees, a.open_pipeline_amount,
        v.revenue_t12m, v.size_bucket, b.price_seeking_index, b.recency_days,
-       s.expected_revenue_next_4q, s.potential, s.headroom, s.reason_codes
+       s.expected_revenue_next_4q, s.potential, s.headroom, s.reason_codes,
+       case o.stage_rank when 1 then 'prospecting' when 2 then 'qualification'
+                         when 3 then 'proposal' when 4 then 'negotiation' end as open_stage
 from marts.dim_accounts a
 join marts.fct_account_value v using (account_id)
 join marts.fct_buying_behaviour b using (account_id)
 left join ml.account_scores s using (account_id)
+left join open_stages o using (account_id)
 order by a.account_id
 """
 
@@ -138,12 +150,14 @@ order by a.account_id
         dg.AssetKey(["marts", "dim_accounts"]),
         dg.AssetKey(["marts", "fct_account_value"]),
         dg.AssetKey(["marts", "fct_buying_behaviour"]),
+        dg.AssetKey(["staging", "stg_crm__opportunities"]),
     ],
     kinds={"pandas", "duckdb"},
     metadata={"table": "ml.account_segments"},
 )
 def account_segments(warehouse: Warehouse, plan_config: PlanConfigResource):
-    """Size tier, value × potential quadrant, behaviour, lifecycle and coverage tier (rules in config)."""
+    """Size tier, value × potential quadrant, behaviour, lifecycle, coverage tier and specialist overlay
+    (rules in config), then the manual overrides of `overrides.csv` beside the plan config, audited."""
     cfg = plan_config.load()
     accounts = warehouse.query_df(ACCOUNT_INPUTS_SQL)
     unscored = accounts["expected_revenue_next_4q"].isna()
@@ -153,6 +167,11 @@ def account_segments(warehouse: Warehouse, plan_config: PlanConfigResource):
     accounts.loc[unscored, "headroom"] = 0.0
     accounts.loc[unscored, "reason_codes"] = "no score: account newer than the last feature cut-off"
     segmented = assign_coverage(assign_segments(accounts, cfg.segments), cfg.coverage_tiers)
+    segmented["coverage_reason"] = explain_coverage(segmented)
+    segmented = assign_overlays(segmented, cfg.specialist_overlays)
+    overrides_path = settings.config_path().parent / "overrides.csv"
+    overrides = read_overrides(overrides_path)
+    segmented = apply_overrides(segmented, overrides, cfg, overrides_path)
     rows = warehouse.write_table("ml", "account_segments", segmented)
     matrix = segmented.pivot_table(
         index="size_tier", columns="coverage_tier", values="account_id", aggfunc="count", fill_value=0
@@ -161,6 +180,17 @@ def account_segments(warehouse: Warehouse, plan_config: PlanConfigResource):
         metadata={
             "rows": dg.MetadataValue.int(rows),
             "unscored_accounts": dg.MetadataValue.int(int(unscored.sum())),
+            "overrides_file": dg.MetadataValue.path(str(overrides_path)),
+            "overrides_applied": dg.MetadataValue.int(len(overrides)),
+            "overridden_accounts": dg.MetadataValue.md(
+                preview(
+                    segmented.loc[segmented["override_field"].notna(), ["account_id", *AUDIT_COLUMNS]],
+                    rows=20,
+                )
+            ),
+            "specialist_overlays": dg.MetadataValue.json(
+                segmented["specialist_overlay"].value_counts().to_dict()
+            ),
             "coverage_matrix": dg.MetadataValue.md(matrix.to_markdown()),
             "accounts_by_tier": dg.MetadataValue.json(segmented["coverage_tier"].value_counts().to_dict()),
         }
