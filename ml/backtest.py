@@ -181,6 +181,8 @@ def window_features(con: duckdb.DuckDBPyConnection, cutoffs: list[date], horizon
     """Point-in-time features and the label per account × cutoff, from tx_daily (see module docstring)."""
     frame = con.execute(FEATURES_SQL, [list(cutoffs), int(horizon_days)]).df()
     frame["cutoff_date"] = pd.to_datetime(frame["cutoff_date"])
+    for col in ("recency_days", "tenure_days", "purchase_days_t12m", "orders_t12m", "active_quarters_t12m"):
+        frame[col] = frame[col].astype("float64")  # nullable ints (no order yet) → NaN
     rev = frame["revenue_t12m"]
     with np.errstate(divide="ignore", invalid="ignore"):
         frame["momentum"] = 4 * frame["revenue_last_q"] / rev.where(rev > 0)
