@@ -19,6 +19,8 @@ ends by the cut-off.
 
 from __future__ import annotations
 
+import contextlib
+import io
 import warnings
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -59,6 +61,7 @@ class BacktestResult:
     metrics: pd.DataFrame  # predictor, mae, rmse, spearman, top_decile_capture, bias
     train_origins: list[date]
     history_start: date
+    bgnbd_error: str = ""  # why the BG/NBD baseline is missing, when it is
 
 
 def load_transactions(con: duckdb.DuckDBPyConnection, path: str | Path) -> None:
@@ -198,21 +201,27 @@ def rfm_summary(con: duckdb.DuckDBPyConnection, cutoffs: list[date]) -> pd.DataF
     return frame
 
 
-def bgnbd_predictions(rfm: pd.DataFrame, horizon_days: int, penalizer: float = 0.001) -> pd.DataFrame:
+def bgnbd_predictions(
+    rfm: pd.DataFrame, horizon_days: int, penalizer: float = 0.001
+) -> tuple[pd.DataFrame, dict[str, str]]:
     """BG/NBD (purchase days) × Gamma-Gamma (value per purchase day) per account × cutoff, fitted per
     cutoff on that cutoff's summary only. Time runs in weeks (days / 7) to keep the likelihood tame.
-    Returns account_id, cutoff_date, predicted_value. Raises RuntimeError naming the cutoff when a fit fails.
+    Returns (account_id, cutoff_date, predicted_value, penalizer) for the cutoffs whose fits converged, and
+    {cutoff: why} for those that did not (the caller reports them; they are never filled in).
     """
     from lifetimes import BetaGeoFitter, GammaGammaFitter
 
-    out = []
+    out, failed = [], {}
     for cutoff, part in rfm.groupby("cutoff_date", sort=True):
         f = part["frequency"].to_numpy(float)
         r = part["recency"].to_numpy(float) / 7.0
         t = part["T"].to_numpy(float) / 7.0
         m = np.clip(part["monetary_value"].to_numpy(float), 0.01, None)
         try:
-            with warnings.catch_warnings():
+            with (
+                warnings.catch_warnings(),
+                contextlib.redirect_stdout(io.StringIO()),
+            ):  # lifetimes prints on failure
                 warnings.simplefilter("ignore", RuntimeWarning)
                 bg = _fit_bgnbd(BetaGeoFitter, f, r, t, penalizer)
                 weeks = horizon_days / 7.0
@@ -233,15 +242,14 @@ def bgnbd_predictions(rfm: pd.DataFrame, horizon_days: int, penalizer: float = 0
                 gg = GammaGammaFitter(penalizer_coef=penalizer).fit(f[repeat], m[repeat])
                 value = gg.conditional_expected_average_profit(pd.Series(f), pd.Series(m)).to_numpy(float)
         except Exception as exc:  # lifetimes raises ConvergenceError, ValueError, LinAlgError ...
-            raise RuntimeError(
-                f"BG/NBD + Gamma-Gamma fit failed at cutoff {pd.Timestamp(cutoff).date()}: {type(exc).__name__}: {exc}"
-            ) from exc
+            failed[pd.Timestamp(cutoff).date().isoformat()] = f"{type(exc).__name__}: {str(exc).strip()}"
+            continue
         pred = purchases * value
         out.append(pd.DataFrame({"account_id": part["account_id"].to_numpy(), "cutoff_date": cutoff,
                                  "predicted_value": np.clip(pred, 0, None), "penalizer": bg.penalizer_coef}))  # fmt: skip
     if not out:
-        return pd.DataFrame(columns=["account_id", "cutoff_date", "predicted_value", "penalizer"])
-    return pd.concat(out, ignore_index=True)
+        return pd.DataFrame(columns=["account_id", "cutoff_date", "predicted_value", "penalizer"]), failed
+    return pd.concat(out, ignore_index=True), failed
 
 
 def _fit_bgnbd(fitter, f: np.ndarray, r: np.ndarray, t: np.ndarray, penalizer: float):
@@ -315,8 +323,7 @@ def run_backtest(
     known = scored["known_before_cutoff"].to_numpy()
     run_rate = scale * scored["revenue_t12m"].to_numpy(float)
     pred = np.where(known, model.predict(X[at_cutoff].reset_index(drop=True), run_rate), 0.0)
-    bg = bgnbd_predictions(rfm, horizon_days)
-    bg_pred = scored[["account_id"]].merge(bg[["account_id", "predicted_value"]], on="account_id", how="left")
+    bg, bg_failed = bgnbd_predictions(rfm, horizon_days)
     predictions = pd.DataFrame(
         {
             "account_id": scored["account_id"],
@@ -325,15 +332,23 @@ def run_backtest(
             "baseline_lastq": np.clip(
                 scored["revenue_last_q"].to_numpy(float) * horizon_days / QUARTER_DAYS, 0, None
             ),
-            "baseline_bgnbd": bg_pred["predicted_value"].fillna(0.0).to_numpy(),
             "actual": scored["label"].to_numpy(float),
             "known_before_cutoff": known,
         }
     )
+    if not bg_failed:  # accounts without a purchase before the cut-off have no BG/NBD history: 0
+        bg_pred = scored[["account_id"]].merge(
+            bg[["account_id", "predicted_value"]], on="account_id", how="left"
+        )
+        predictions["baseline_bgnbd"] = bg_pred["predicted_value"].fillna(0.0).to_numpy()
     rows = []
     for name, col in (("model", "predicted_value"), ("baseline_runrate", "baseline_runrate"),
                       ("baseline_lastq", "baseline_lastq"), ("baseline_bgnbd", "baseline_bgnbd")):  # fmt: skip
+        if col not in predictions:
+            continue
         rows.append(
             {"predictor": name, **evaluate(predictions[col].to_numpy(), predictions["actual"].to_numpy())}
         )
-    return BacktestResult(predictions, pd.DataFrame(rows), sorted(origins), first)
+    return BacktestResult(
+        predictions, pd.DataFrame(rows), sorted(origins), first, "; ".join(bg_failed.values())
+    )
