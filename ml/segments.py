@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from planning.config import CoverageRule, SegmentsConfig
+from planning.config import OPPORTUNITY_STAGES, CoverageRule, SegmentsConfig, SpecialistOverlay
 
 SEGMENT_INPUT_COLUMNS = [
     "account_id",
@@ -155,3 +155,73 @@ def _evaluate_rule(frame: pd.DataFrame, rule: CoverageRule, index: int) -> np.nd
 
 def _num(series: pd.Series) -> np.ndarray:
     return pd.to_numeric(series, errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
+
+
+QUADRANT_WORDS = {
+    "high_potential_high_value": "high value, high headroom",
+    "high_potential_low_value": "low value, high headroom",
+    "low_potential_high_value": "high value, little headroom",
+    "low_potential_low_value": "low value, little headroom",
+}
+
+
+def explain_coverage(frame: pd.DataFrame) -> pd.Series:
+    """The rule's reason plus the segment facts it was read from, e.g. "established value-seeking account
+    — size tier regional; low value, high headroom; value-seeking; active customer"."""
+    quadrant = frame["quadrant"].map(QUADRANT_WORDS).fillna(frame["quadrant"].astype(str))
+    behaviour = frame["behaviour"].astype(str).str.replace("_", "-", regex=False)
+    lifecycle = frame["lifecycle"].map(
+        {
+            "active": "active customer",
+            "lapsed": "lapsed customer",
+            "pipeline": "prospect with pipeline",
+            "prospect": "prospect",
+        }  # fmt: skip
+    )
+    return (
+        frame["coverage_reason"].astype(str)
+        + " — size tier "
+        + frame["size_tier"].astype(str)
+        + "; "
+        + quadrant
+        + "; "
+        + behaviour
+        + "; "
+        + lifecycle.fillna(frame["lifecycle"].astype(str))
+    )
+
+
+def assign_overlays(frame: pd.DataFrame, overlays: list[SpecialistOverlay]) -> pd.DataFrame:
+    """Add specialist_overlay and specialist_reason from the most advanced open opportunity stage.
+
+    `frame` needs open_stage (the latest open stage of the account's opportunities, null when none) and
+    open_pipeline_amount. Accounts without an open opportunity, or whose stage has no overlay in the config,
+    get specialist_overlay 'none' and a reason that says so. Unknown stages are an error naming them.
+    """
+    stage = frame["open_stage"].astype(object)
+    known = set(OPPORTUNITY_STAGES)
+    bad = stage.notna() & ~stage.isin(known)
+    if bad.any():
+        raise SegmentInputError(
+            f"open_stage has values outside {OPPORTUNITY_STAGES}: {sorted(set(stage[bad]))[:5]}"
+        )
+    by_stage = {o.stage: o for o in overlays}
+    overlay = stage.map({s: o.overlay for s, o in by_stage.items()})
+    reason = stage.map({s: o.reason for s, o in by_stage.items()})
+    amount = np.nan_to_num(_num(frame["open_pipeline_amount"]))
+    out = frame.copy()
+    out["specialist_overlay"] = overlay.fillna("none").to_numpy(dtype=object)
+    with_overlay = overlay.notna().to_numpy()
+    described = (
+        reason.astype(str)
+        + " (open "
+        + stage.astype(str)
+        + " opportunity, pipeline "
+        + pd.Series(amount, index=frame.index).map("{:,.0f}".format)
+        + ")"
+    )
+    no_overlay = np.where(
+        stage.notna(), "no overlay configured for stage " + stage.astype(str), "no open opportunity"
+    )
+    out["specialist_reason"] = np.where(with_overlay, described, no_overlay).astype(object)
+    return out

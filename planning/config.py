@@ -76,6 +76,7 @@ class GrowthModelConfig(_Strict):
     learning_rate: float = Field(0.06, gt=0, le=1)
     max_leaf_nodes: int = Field(31, ge=2, le=1024)
     min_training_rows: int = Field(200, ge=10)
+    min_samples_leaf: int = Field(200, ge=1, le=100_000)
 
 
 class SizeTier(_Strict):
@@ -126,6 +127,40 @@ class CoverageRule(_Strict):
                 f"condition {expr!r} does not evaluate over the columns {sorted(SEGMENT_COLUMNS)}: {exc}"
             ) from exc
         return expr
+
+
+OPPORTUNITY_STAGES = [
+    "prospecting",
+    "qualification",
+    "proposal",
+    "negotiation",
+]  # open stages, earliest first
+
+
+class SpecialistOverlay(_Strict):
+    stage: str
+    overlay: str
+    reason: str
+
+    @field_validator("stage")
+    @classmethod
+    def _known_stage(cls, stage: str) -> str:
+        if stage not in OPPORTUNITY_STAGES:
+            raise ValueError(f"stage {stage!r} is not an open opportunity stage {OPPORTUNITY_STAGES}")
+        return stage
+
+
+def _default_overlays() -> list[SpecialistOverlay]:
+    return [
+        SpecialistOverlay(
+            stage="prospecting", overlay="business_development", reason="early-stage opportunity"
+        ),
+        SpecialistOverlay(
+            stage="qualification", overlay="business_development", reason="opportunity in qualification"
+        ),
+        SpecialistOverlay(stage="proposal", overlay="solutions_specialist", reason="proposal to shape"),
+        SpecialistOverlay(stage="negotiation", overlay="pricing_specialist", reason="deal in negotiation"),
+    ]
 
 
 class WorkloadConfig(_Strict):
@@ -199,6 +234,7 @@ class PlanConfig(_Strict):
     territories: TerritoriesConfig = TerritoriesConfig()
     goals: GoalsConfig = GoalsConfig()
     publish: PublishConfig = PublishConfig()
+    specialist_overlays: list[SpecialistOverlay] = Field(default_factory=_default_overlays)
 
     @field_validator("coverage_tiers")
     @classmethod

@@ -33,6 +33,8 @@ CONTRACT_SQL: dict[str, str] = {
                s.expected_revenue_next_4q, s.potential, s.headroom, s.share_of_wallet,
                s.size_tier, s.quadrant, s.behaviour, s.coverage_tier, s.coverage_role,
                s.coverage_reason, s.reason_codes,
+               s.specialist_overlay, s.specialist_reason, s.override_field, s.original_value,
+               s.override_reason, s.override_author,
                w.workload_hours, t.territory_id, tr.owner_rep_id, a.owner_rep_id as current_owner_rep_id,
                t.previous_territory_id,
                (t.previous_territory_id is not null and t.previous_territory_id <> t.territory_id) as changed,

@@ -10,7 +10,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from ml.growth import GrowthInputError, GrowthResult, InsufficientHistoryError, train_and_score
+from ml.growth import (
+    GrowthInputError,
+    GrowthResult,
+    InsufficientHistoryError,
+    prepare_features,
+    train_and_score,
+)
 from planning.config import GrowthModelConfig
 
 CFG = GrowthModelConfig()  # the defaults config/plan.yaml ships (horizon 4 quarters)
@@ -102,18 +108,26 @@ def test_model_beats_run_rate_baseline_on_rank_and_error(result: GrowthResult) -
     assert 0 < m["model_top_decile_capture"] <= m["oracle_top_decile_capture"] <= 1
 
 
-def test_time_split_never_trains_on_a_label_window_overlapping_validation(
+def test_rolling_origins_never_train_on_a_label_window_overlapping_the_origin(
     features: pd.DataFrame, result: GrowthResult
 ) -> None:
     m = result.metrics
+    bt = result.backtest
+    # 10 cutoffs from 2023-01-01, 6 labelled (2023-01 .. 2024-04); an origin needs a training cutoff 4
+    # quarters earlier, so the model is backtested at 2024-01 (trained on 2023-01) and 2024-04 (2023-01, 2023-04)
+    assert m["backtest_origins"] == 2 and m["backtest_cutoffs"] == "2024-01-01,2024-04-01"
+    model_rows = bt[bt["predictor"] == "model"].set_index("cutoff_date")
+    assert model_rows["train_rows"].to_dict() == {"2024-01-01": 3000, "2024-04-01": 6000}
+    # baselines are scored at every labelled cutoff
+    assert sorted(bt.loc[bt["predictor"] == "baseline_runrate", "cutoff_date"]) == [
+        "2023-01-01", "2023-04-01", "2023-07-01", "2023-10-01", "2024-01-01", "2024-04-01"
+    ]  # fmt: skip
     valid = pd.Timestamp(m["valid_cutoff"])
     assert pd.Timestamp(m["train_cutoff_max"]) <= valid - pd.DateOffset(months=3 * CFG.horizon_quarters)
-    assert valid == pd.Timestamp("2024-04-01")  # the 6th cutoff: the last whose 4-quarter window is observed
-    assert m["train_rows"] == 2 * 3000 and m["valid_rows"] == 3000 and m["scored_rows"] == 3000
     assert m["train_cutoff_min"] == "2023-01-01" and m["train_cutoff_max"] == "2023-04-01"
 
-    # Labels between the training cutoffs and validation must not reach the holdout model: scrambling
-    # them leaves every holdout metric unchanged (they only enter the final refit).
+    # Labels between the last origin's training cutoffs and the origin must not reach its model:
+    # scrambling them leaves that origin's model metrics unchanged (they only enter the final refit).
     scrambled = features.copy()
     cut = pd.to_datetime(scrambled["cutoff_date"])
     between = (cut > pd.Timestamp(m["train_cutoff_max"])) & (cut < valid)
@@ -121,18 +135,38 @@ def test_time_split_never_trains_on_a_label_window_overlapping_validation(
     scrambled.loc[between, "label_revenue_next_4q"] = rng.permutation(
         scrambled.loc[between, "label_revenue_next_4q"]
     )
-    again = train_and_score(scrambled, CFG, SEED, config_hash="abc123").metrics
-    holdout_keys = [
-        k for k in m if k.startswith(("model_", "baseline_")) and k not in ("model_version", "model_n_iter")
-    ]
-    assert {k: again[k] for k in holdout_keys} == {k: m[k] for k in holdout_keys}
+    again = train_and_score(scrambled, CFG, SEED, config_hash="abc123").backtest
+    last = valid.date().isoformat()
+    pick = (bt["cutoff_date"] == last) & (bt["predictor"] == "model")
+    pick_again = (again["cutoff_date"] == last) & (again["predictor"] == "model")
+    pd.testing.assert_frame_equal(bt[pick].reset_index(drop=True), again[pick_again].reset_index(drop=True))
+
+    # and a label that does leak into training (the origin's own labels) does change it
+    leaked = features.copy()
+    at_origin = pd.to_datetime(leaked["cutoff_date"]) == pd.Timestamp("2023-01-01")
+    leaked.loc[at_origin, "label_revenue_next_4q"] *= 3
+    changed = train_and_score(leaked, CFG, SEED, config_hash="abc123").backtest
+    assert not np.isclose(
+        changed.loc[(changed["cutoff_date"] == last) & (changed["predictor"] == "model"), "mae"].iloc[0],
+        bt.loc[pick, "mae"].iloc[0],
+    )
+
+
+def test_history_start_censors_windows_the_history_cannot_fill(features: pd.DataFrame) -> None:
+    frame = prepare_features(features, history_start=pd.Timestamp("2022-04-01"))
+    early = frame["cutoff_date"] < pd.Timestamp("2024-04-01")  # prior year starts before the history
+    assert frame.loc[early, "revenue_prev_t12m"].isna().all()
+    assert frame.loc[~early, "revenue_prev_t12m"].notna().all()
+    assert frame["tenure_days"].max() == (pd.Timestamp("2023-01-01") - pd.Timestamp("2022-04-01")).days
+    untouched = prepare_features(features)
+    assert untouched["revenue_prev_t12m"].notna().all()
 
 
 def test_same_seed_gives_identical_scores(features: pd.DataFrame, result: GrowthResult) -> None:
     again = train_and_score(features, CFG, SEED, config_hash="abc123")
     pd.testing.assert_frame_equal(again.scores, result.scores)
     assert again.metrics == result.metrics
-    assert result.model_version == f"hgb-abc123-{SEED}" == result.metrics["model_version"]
+    assert result.model_version == f"growth-abc123-{SEED}" == result.metrics["model_version"]
 
 
 def test_scores_potential_and_headroom(result: GrowthResult) -> None:
@@ -145,7 +179,7 @@ def test_scores_potential_and_headroom(result: GrowthResult) -> None:
     assert (s["headroom"] >= 0).all()
     np.testing.assert_allclose(s["headroom"], s["potential"] - s["revenue_t12m"])
     np.testing.assert_array_equal(s["baseline_next_4q"], s["revenue_t12m"])
-    # the wallet quantile is near its target on the holdout (0.85 asked)
+    # the wallet quantile is near its target on the backtest origins' buyers (0.85 asked)
     assert 0.75 <= result.metrics["potential_valid_coverage"] <= 0.95
 
 

@@ -1,0 +1,354 @@
+"""Backtests on a plain transaction file, and the BG/NBD + Gamma-Gamma baseline.
+
+`covplan growth backtest` reads any CSV/Parquet with account_id, order_date and amount (an order_id
+column, when present, counts orders; other columns are ignored), computes point-in-time features with
+DuckDB SQL (one pass over the lines into account × day totals, then windows per cut-off), trains the
+growth model on origins whose label window ends by the cut-off, and scores it against the actual revenue
+of the `horizon_days` after the cut-off, next to the baselines:
+
+- run-rate: revenue of the trailing 365 days, scaled to the horizon (× horizon / 365);
+- last quarter: revenue of the trailing 91 days × horizon / 91;
+- BG/NBD + Gamma-Gamma (the `lifetimes` package): purchase days before the cut-off → expected purchase
+  days in the horizon × expected value of a purchase day.
+
+Windows are in days: trailing year [c − 365, c), prior year [c − 730, c − 365), last quarter [c − 91, c),
+label [c, c + horizon). Nothing dated on or after a cut-off enters its features. Training origins are
+c − horizon − 91·k (k = 0..3) while a full trailing year lies in the history, so every training label
+ends by the cut-off.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import warnings
+from dataclasses import dataclass
+from datetime import date, timedelta
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import pandas as pd
+
+from ml.growth import evaluate, fit_expected
+from planning.config import GrowthModelConfig
+
+REQUIRED = ("account_id", "order_date", "amount")
+TRAILING_DAYS, QUARTER_DAYS = 365, 91
+MAX_TRAIN_ORIGINS = 4
+FILE_FEATURES = [
+    "revenue_t12m",
+    "revenue_prev_t12m",
+    "revenue_last_q",
+    "purchase_days_t12m",
+    "orders_t12m",
+    "active_quarters_t12m",
+    "avg_order_value_t12m",
+    "recency_days",
+    "tenure_days",
+    "momentum",
+    "yoy_ratio",
+]
+
+
+class TransactionFileError(ValueError):
+    """The transaction file cannot be read as account_id, order_date, amount (message names file/row/column)."""
+
+
+@dataclass(frozen=True)
+class BacktestResult:
+    predictions: pd.DataFrame  # account_id, predicted_value (model), one column per baseline, actual
+    metrics: pd.DataFrame  # predictor, mae, rmse, spearman, top_decile_capture, bias
+    train_origins: list[date]
+    history_start: date
+    bgnbd_error: str = ""  # why the BG/NBD baseline is missing, when it is
+
+
+def load_transactions(con: duckdb.DuckDBPyConnection, path: str | Path) -> None:
+    """Create the view `tx` (account_id, order_date, amount, order_key) over the file, validated.
+
+    A missing column, or a row whose order_date or amount cannot be read, is an error naming the file,
+    the 1-based data row and the column.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise TransactionFileError(f"{path}: file not found")
+    lit = str(path).replace("'", "''")
+    if path.suffix.lower() in (".parquet", ".pq"):
+        source = f"read_parquet('{lit}')"
+    elif path.suffix.lower() in (".csv", ".txt", ".gz"):
+        source = f"read_csv('{lit}', header = true, all_varchar = true)"
+    else:
+        raise TransactionFileError(f"{path}: use a .csv or .parquet file (got {path.suffix or 'no suffix'})")
+    try:
+        columns = [r[0].lower() for r in con.execute(f"describe select * from {source}").fetchall()]
+    except duckdb.Error as exc:
+        raise TransactionFileError(f"{path}: cannot be read: {exc}") from None
+    missing = [c for c in REQUIRED if c not in columns]
+    if missing:
+        raise TransactionFileError(
+            f"{path}: missing column(s) {missing}; the file needs {list(REQUIRED)} (found {columns})"
+        )
+    order_key = "cast(order_id as varchar)" if "order_id" in columns else "null"
+    con.execute(
+        f"""create or replace temp view tx_raw as
+        select row_number() over () as row_no, cast(account_id as varchar) as account_id,
+               cast(order_date as varchar) as order_date_text, cast(amount as varchar) as amount_text,
+               try_cast(cast(order_date as varchar) as date) as order_date,
+               try_cast(cast(amount as varchar) as double) as amount, {order_key} as order_key
+        from {source}"""
+    )
+    checks = (
+        ("account_id", "account_id is null or trim(account_id) = ''", "account_id", "is empty"),
+        ("order_date", "order_date is null", "order_date_text", "is not a date (YYYY-MM-DD)"),
+        ("amount", "amount is null or not isfinite(amount)", "amount_text", "is not a number"),
+    )
+    for column, bad, shown, what in checks:
+        rows = con.execute(
+            f"select row_no, {shown} from tx_raw where {bad} order by row_no limit 3"
+        ).fetchall()
+        if rows:
+            n_bad = con.execute(f"select count(*) from tx_raw where {bad}").fetchall()[0][0]
+            examples = ", ".join(f"row {r} ({v!r})" for r, v in rows)
+            raise TransactionFileError(
+                f"{path}: column {column} {what} in {n_bad} row(s), e.g. {examples} (rows counted from 1 "
+                "after the header); fix or remove those rows and run again"
+            )
+    con.execute(
+        "create or replace temp view tx as select account_id, order_date, amount, order_key from tx_raw"
+    )
+
+
+DAILY_SQL = """
+create or replace temp table tx_daily as
+select account_id, order_date, sum(amount) as amount,
+       count(distinct order_key) as n_orders
+from {relation}
+group by account_id, order_date
+"""
+
+FEATURES_SQL = """
+with cutoffs as (select unnest(?::date[]) as cutoff_date, ?::integer as horizon),
+windows as (
+    select d.account_id, c.cutoff_date,
+        sum(case when d.order_date >= c.cutoff_date - 365 and d.order_date < c.cutoff_date then d.amount else 0 end) as revenue_t12m,
+        sum(case when d.order_date >= c.cutoff_date - 730 and d.order_date < c.cutoff_date - 365 then d.amount else 0 end) as revenue_prev_t12m,
+        sum(case when d.order_date >= c.cutoff_date - 91 and d.order_date < c.cutoff_date then d.amount else 0 end) as revenue_last_q,
+        count(case when d.order_date >= c.cutoff_date - 365 and d.order_date < c.cutoff_date and d.amount > 0 then 1 end) as purchase_days_t12m,
+        sum(case when d.order_date >= c.cutoff_date - 365 and d.order_date < c.cutoff_date and d.amount > 0 then greatest(d.n_orders, 1) else 0 end) as orders_t12m,
+        count(distinct case when d.order_date >= c.cutoff_date - 365 and d.order_date < c.cutoff_date and d.amount > 0
+                            then (c.cutoff_date - d.order_date) // 91 end) as active_quarters_t12m,
+        max(case when d.order_date < c.cutoff_date and d.amount > 0 then d.order_date end) as last_purchase,
+        min(case when d.order_date < c.cutoff_date then d.order_date end) as first_order,
+        sum(case when d.order_date >= c.cutoff_date and d.order_date < c.cutoff_date + c.horizon then d.amount else 0 end) as label
+    from tx_daily d cross join cutoffs c
+    where d.order_date < c.cutoff_date + c.horizon
+    group by d.account_id, c.cutoff_date
+)
+select account_id, cutoff_date, revenue_t12m, revenue_prev_t12m, revenue_last_q,
+       purchase_days_t12m, orders_t12m, active_quarters_t12m,
+       case when orders_t12m > 0 then revenue_t12m / orders_t12m end as avg_order_value_t12m,
+       cutoff_date - last_purchase as recency_days,
+       cutoff_date - first_order as tenure_days,
+       first_order is not null as known_before_cutoff,
+       label
+from windows
+order by account_id, cutoff_date
+"""
+
+RFM_SQL = """
+with cutoffs as (select unnest(?::date[]) as cutoff_date),
+days as (
+    select d.account_id, c.cutoff_date, d.order_date, d.amount,
+           row_number() over (partition by d.account_id, c.cutoff_date order by d.order_date) as k
+    from tx_daily d join cutoffs c on d.order_date < c.cutoff_date
+    where d.amount > 0
+)
+select account_id, cutoff_date,
+       cast(count(*) - 1 as double) as frequency,
+       cast(max(order_date) - min(order_date) as double) as recency,
+       cast(any_value(cutoff_date) - min(order_date) as double) as "T",
+       coalesce(avg(case when k > 1 then amount end), 0) as monetary_value
+from days
+group by account_id, cutoff_date
+order by account_id, cutoff_date
+"""
+
+
+def daily_totals(con: duckdb.DuckDBPyConnection, relation: str = "tx") -> None:
+    """Aggregate `relation` (account_id, order_date, amount, order_key) to the temp table tx_daily."""
+    con.execute(DAILY_SQL.format(relation=relation))
+
+
+def window_features(con: duckdb.DuckDBPyConnection, cutoffs: list[date], horizon_days: int) -> pd.DataFrame:
+    """Point-in-time features and the label per account × cutoff, from tx_daily (see module docstring)."""
+    frame = con.execute(FEATURES_SQL, [list(cutoffs), int(horizon_days)]).df()
+    frame["cutoff_date"] = pd.to_datetime(frame["cutoff_date"])
+    for col in ("recency_days", "tenure_days", "purchase_days_t12m", "orders_t12m", "active_quarters_t12m"):
+        frame[col] = frame[col].astype("float64")  # nullable ints (no order yet) → NaN
+    rev = frame["revenue_t12m"]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        frame["momentum"] = 4 * frame["revenue_last_q"] / rev.where(rev > 0)
+        frame["yoy_ratio"] = rev / frame["revenue_prev_t12m"].where(frame["revenue_prev_t12m"] > 0)
+    return frame
+
+
+def rfm_summary(con: duckdb.DuckDBPyConnection, cutoffs: list[date]) -> pd.DataFrame:
+    """BG/NBD inputs per account × cutoff from tx_daily: repeat purchase days, recency and age in days,
+    mean value of a repeat purchase day (days with positive net amount are purchases)."""
+    frame = con.execute(RFM_SQL, [list(cutoffs)]).df()
+    frame["cutoff_date"] = pd.to_datetime(frame["cutoff_date"])
+    return frame
+
+
+def bgnbd_predictions(
+    rfm: pd.DataFrame, horizon_days: int, penalizer: float = 0.001
+) -> tuple[pd.DataFrame, dict[str, str]]:
+    """BG/NBD (purchase days) × Gamma-Gamma (value per purchase day) per account × cutoff, fitted per
+    cutoff on that cutoff's summary only. Time runs in weeks (days / 7) to keep the likelihood tame.
+    Returns (account_id, cutoff_date, predicted_value, penalizer) for the cutoffs whose fits converged, and
+    {cutoff: why} for those that did not (the caller reports them; they are never filled in).
+    """
+    from lifetimes import BetaGeoFitter, GammaGammaFitter
+
+    out, failed = [], {}
+    for cutoff, part in rfm.groupby("cutoff_date", sort=True):
+        f = part["frequency"].to_numpy(float)
+        r = part["recency"].to_numpy(float) / 7.0
+        t = part["T"].to_numpy(float) / 7.0
+        m = np.clip(part["monetary_value"].to_numpy(float), 0.01, None)
+        try:
+            with (
+                warnings.catch_warnings(),
+                contextlib.redirect_stdout(io.StringIO()),
+            ):  # lifetimes prints on failure
+                warnings.simplefilter("ignore", RuntimeWarning)
+                bg = _fit_bgnbd(BetaGeoFitter, f, r, t, penalizer)
+                weeks = horizon_days / 7.0
+                purchases = np.asarray(
+                    bg.conditional_expected_number_of_purchases_up_to_time(weeks, f, r, t), float
+                )
+                # With (almost) no dropout (a, b -> 0, usual for B2B accounts) lifetimes' hypergeometric term is
+                # 0/0 for one-repeat customers; the model's limit there is the NBD expectation (r + x) t / (alpha + T).
+                params = bg.params_
+                degenerate = ~np.isfinite(purchases)
+                if degenerate.any() and params["a"] / (params["a"] + params["b"]) > 1e-6:
+                    raise FloatingPointError(
+                        f"{int(degenerate.sum())} accounts have no finite BG/NBD expectation and dropout is not negligible"
+                    )
+                limit = (params["r"] + f) * weeks / (params["alpha"] + t)
+                purchases = np.where(degenerate, limit, purchases)
+                repeat = f > 0
+                gg = GammaGammaFitter(penalizer_coef=penalizer).fit(f[repeat], m[repeat])
+                value = gg.conditional_expected_average_profit(pd.Series(f), pd.Series(m)).to_numpy(float)
+        except Exception as exc:  # lifetimes raises ConvergenceError, ValueError, LinAlgError ...
+            failed[pd.Timestamp(cutoff).date().isoformat()] = f"{type(exc).__name__}: {str(exc).strip()}"
+            continue
+        pred = purchases * value
+        out.append(pd.DataFrame({"account_id": part["account_id"].to_numpy(), "cutoff_date": cutoff,
+                                 "predicted_value": np.clip(pred, 0, None), "penalizer": bg.penalizer_coef}))  # fmt: skip
+    if not out:
+        return pd.DataFrame(columns=["account_id", "cutoff_date", "predicted_value", "penalizer"]), failed
+    return pd.concat(out, ignore_index=True), failed
+
+
+def _fit_bgnbd(fitter, f: np.ndarray, r: np.ndarray, t: np.ndarray, penalizer: float):
+    """BG/NBD fit; when it does not converge, retry with a 10× and a 100× larger penalizer (lifetimes'
+    own advice) before giving up. The penalizer used is in the returned fitter's `penalizer_coef`."""
+    from lifetimes.utils import ConvergenceError
+
+    for attempt, coef in enumerate((penalizer, 10 * penalizer, 100 * penalizer)):
+        try:
+            return fitter(penalizer_coef=coef).fit(f, r, t)
+        except ConvergenceError:
+            if attempt == 2:
+                raise
+    raise AssertionError("unreachable")
+
+
+def training_origins(history_start: date, cutoff: date, horizon_days: int) -> list[date]:
+    """Origins c − horizon − 91·k (k = 0..3) that have a full trailing year in the history, newest first."""
+    origins = []
+    for k in range(MAX_TRAIN_ORIGINS):
+        origin = cutoff - timedelta(days=horizon_days + QUARTER_DAYS * k)
+        if origin - timedelta(days=TRAILING_DAYS) >= history_start:
+            origins.append(origin)
+    return origins
+
+
+def run_backtest(
+    path: str | Path, cutoff: date, horizon_days: int, cfg: GrowthModelConfig, seed: int
+) -> BacktestResult:
+    """Train on the file's history before `cutoff`, predict the next `horizon_days`, score against actuals."""
+    if horizon_days < 1:
+        raise TransactionFileError(f"--horizon-days must be at least 1, got {horizon_days}")
+    con = duckdb.connect()
+    try:
+        load_transactions(con, path)
+        daily_totals(con)
+        first, n_before = con.execute(
+            "select min(order_date), count(*) filter (where order_date < ?) from tx_daily", [cutoff]
+        ).fetchall()[0]
+        if first is None or n_before == 0:
+            raise TransactionFileError(f"{path}: no transactions before the cut-off {cutoff}")
+        origins = training_origins(first, cutoff, horizon_days)
+        if not origins:
+            need = first + timedelta(days=TRAILING_DAYS + horizon_days)
+            raise TransactionFileError(
+                f"{path}: the history starts {first}; training needs a trailing year plus the {horizon_days}-day "
+                f"horizon before the cut-off, so use a cut-off on or after {need} or a shorter horizon"
+            )
+        frame = window_features(con, [*origins, cutoff], horizon_days)
+        rfm = rfm_summary(con, [cutoff])
+    finally:
+        con.close()
+
+    frame.loc[
+        frame["cutoff_date"] < pd.Timestamp(first) + pd.Timedelta(days=2 * TRAILING_DAYS), "revenue_prev_t12m"
+    ] = np.nan
+    frame["yoy_ratio"] = frame["yoy_ratio"].where(frame["revenue_prev_t12m"].notna())
+    shortest = float((min(origins) - first).days)
+    frame["tenure_days"] = frame["tenure_days"].clip(upper=shortest)
+    at_cutoff = frame["cutoff_date"] == pd.Timestamp(cutoff)
+    train = ~at_cutoff & frame["known_before_cutoff"]
+    scale = horizon_days / TRAILING_DAYS
+    X = frame[FILE_FEATURES].astype("float64")
+    y_train = np.clip(frame.loc[train, "label"].to_numpy(float), 0, None)
+    # the model learns next-horizon revenue over the trailing year's revenue scaled to the horizon
+    model = fit_expected(
+        X[train], y_train, scale * frame.loc[train, "revenue_t12m"].to_numpy(float), cfg, seed
+    )
+
+    scored = frame[at_cutoff].reset_index(drop=True)
+    known = scored["known_before_cutoff"].to_numpy()
+    run_rate = scale * scored["revenue_t12m"].to_numpy(float)
+    pred = np.where(known, model.predict(X[at_cutoff].reset_index(drop=True), run_rate), 0.0)
+    bg, bg_failed = bgnbd_predictions(rfm, horizon_days)
+    predictions = pd.DataFrame(
+        {
+            "account_id": scored["account_id"],
+            "predicted_value": pred,
+            "baseline_runrate": np.clip(run_rate, 0, None),
+            "baseline_lastq": np.clip(
+                scored["revenue_last_q"].to_numpy(float) * horizon_days / QUARTER_DAYS, 0, None
+            ),
+            "actual": scored["label"].to_numpy(float),
+            "known_before_cutoff": known,
+        }
+    )
+    if not bg_failed:  # accounts without a purchase before the cut-off have no BG/NBD history: 0
+        bg_pred = scored[["account_id"]].merge(
+            bg[["account_id", "predicted_value"]], on="account_id", how="left"
+        )
+        predictions["baseline_bgnbd"] = bg_pred["predicted_value"].fillna(0.0).to_numpy()
+    rows = []
+    for name, col in (("model", "predicted_value"), ("baseline_runrate", "baseline_runrate"),
+                      ("baseline_lastq", "baseline_lastq"), ("baseline_bgnbd", "baseline_bgnbd")):  # fmt: skip
+        if col not in predictions:
+            continue
+        rows.append(
+            {"predictor": name, **evaluate(predictions[col].to_numpy(), predictions["actual"].to_numpy())}
+        )
+    return BacktestResult(
+        predictions, pd.DataFrame(rows), sorted(origins), first, "; ".join(bg_failed.values())
+    )
