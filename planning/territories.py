@@ -324,12 +324,14 @@ def design_territories(
     opts = _options(tolerance, options)
     measures = measures or ["workload_hours"]
     _check_locks(accounts, locks)
-    parts, centres = [], []
+    parts, centre_frames = [], []
     for role, pool in accounts.groupby("coverage_role", sort=True):
-        k = min(int(counts.get(role, 1)), len(pool))
+        fixed = (centres or {}).get(role) if role in geographic_roles else None
+        k = len(fixed) if fixed is not None else min(int(counts.get(role, 1)), len(pool))
+        ids = fixed["territory_id"].tolist() if fixed is not None else territory_ids(role, k)
         frame = _pool_frame(pool.reset_index(drop=True), previous, locks)
         out, cen, _ = design_pool(
-            frame, territory_ids(role, k), measures, opts, role in geographic_roles, label=f"{role} pool"
+            frame, ids, measures, opts, role in geographic_roles, centres=fixed, label=f"{role} pool"
         )
         parts.append(
             out.assign(
@@ -338,12 +340,12 @@ def design_territories(
                 locked_territory_id=frame.get("locked_territory_id"),
             )
         )
-        centres.append(cen)
+        centre_frames.append(cen)
     assigned = pd.concat(parts, ignore_index=True)
     return _finish(
         accounts,
         _drop_empty(assigned),
-        pd.concat(centres, ignore_index=True),
+        pd.concat(centre_frames, ignore_index=True),
         measures,
         tolerance,
         geographic_roles,

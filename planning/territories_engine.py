@@ -358,9 +358,11 @@ def repair_balance(
         before = _excess(loads[s] - 1, target).sum(1) + _excess(loads[d] - 1, target).sum(1)
         after = _excess(loads[s] - w - 1, target).sum(1) + _excess(loads[d] + w - 1, target).sum(1)
         extra_travel = (c - cur_cost[a]) / travel_scale
-        score = (after - before) + 1e-6 * extra_travel * target**2
-        best = int(np.argmin(score))
-        if not after[best] < before[best] - 1e-15:
+        gain = before - after
+        # among the moves that achieve at least half the best reduction, the one adding least travel
+        good = gain >= 0.5 * gain.max()
+        best = int(np.argmin(np.where(good, extra_travel, np.inf)))
+        if not gain[best] > 1e-15:
             tried.add((t, q))
             continue
         i, s_b, d_b = int(a[best]), int(s[best]), int(d[best])

@@ -119,12 +119,18 @@ def plan_metrics(
             total = float(df.loc[had, value_column].sum())
             metrics["value_moved"] = float(df.loc[moved, value_column].sum())
             metrics["value_moved_share"] = float(metrics["value_moved"] / total) if total > 0 else 0.0
+    else:  # a first plan: nothing to compare with, so nothing moved
+        metrics.update(accounts_with_current=0, accounts_moved=0)
+        if value_column:
+            metrics.update(value_moved=0.0, value_moved_share=0.0)
     if "locked_territory_id" in df.columns:
         locked = df["locked_territory_id"].notna()
         metrics["locks"] = int(locked.sum())
         metrics["locks_honoured"] = int(
             (df.loc[locked, "locked_territory_id"] == df.loc[locked, "territory_id"]).sum()
         )
+    else:
+        metrics.update(locks=0, locks_honoured=0)
     for pool, t in table.groupby("pool"):
         metrics[f"max_abs_balance_deviation_{pool}"] = float(t[f"{primary}_deviation"].abs().max())
     return metrics

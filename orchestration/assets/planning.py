@@ -104,6 +104,7 @@ def rep_centres(reps: pd.DataFrame, roles: list[str]) -> dict[str, pd.DataFrame]
     check_specs=[
         dg.AssetCheckSpec("every_account_assigned_once", asset="territory_design", blocking=True),
         dg.AssetCheckSpec("workload_within_tolerance", asset="territory_design", blocking=True),
+        dg.AssetCheckSpec("locks_honoured", asset="territory_design", blocking=True),
     ],
 )
 def territory_design(
@@ -221,6 +222,12 @@ def territory_design(
         description=None
         if design.metrics["territories_outside_tolerance"] == 0
         else "territories outside the tolerance: raise territories.balance_tolerance or set territories.count in config/plan.yaml",
+    )
+
+    yield dg.AssetCheckResult(
+        check_name="locks_honoured",
+        passed=bool(design.metrics["locks_honoured"] == design.metrics["locks"] == len(locks)),
+        metadata={"locks": len(locks), "honoured": int(design.metrics["locks_honoured"])},
     )
 
 

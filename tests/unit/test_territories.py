@@ -257,3 +257,30 @@ def test_fixed_centres_keep_their_position():
     west = frame.set_index("account_id").loc[out.loc[out["territory_id"] == "W", "account_id"], "lon"]
     east = frame.set_index("account_id").loc[out.loc[out["territory_id"] == "E", "account_id"], "lon"]
     assert west.median() < east.median()
+
+
+def test_rep_home_bases_as_fixed_centres_give_one_territory_per_rep():
+    from orchestration.assets.planning import rep_centres
+
+    accounts = _field(900)
+    reps = pd.DataFrame(
+        {
+            "rep_id": ["R3", "R1", "R2", "I1"],
+            "role": ["field", "field", "field", "inside"],
+            "home_lat": [40.7, 34.0, 41.9, 0.0],
+            "home_lon": [-74.0, -118.2, -87.6, 0.0],
+        }
+    )
+    centres = rep_centres(reps, ["field"])
+    assert list(centres) == ["field"] and centres["field"]["territory_id"].tolist() == [
+        "FLD-001",
+        "FLD-002",
+        "FLD-003",
+    ]
+    design = design_territories(accounts, {"field": 9}, ["field"], 0.05, centres=centres)
+    terr = design.territories.set_index("territory_id")
+    assert len(terr) == 3 and design.metrics["territories_outside_tolerance"] == 0
+    # R1 (sorted first) lives in Los Angeles: FLD-001 is centred there and holds the western accounts
+    assert terr.loc["FLD-001", ["centre_lat", "centre_lon"]].tolist() == [34.0, -118.2]
+    west = design.assignment.merge(accounts, on="account_id").query("lon < -110")
+    assert (west["territory_id"] == "FLD-001").mean() > 0.9
