@@ -9,7 +9,8 @@ How it is solved:
    so nearest by great-circle), plus its current and its locked territory. With a travel matrix the
    given pairs are the candidates; without geography a seeded random handful (all when k is small).
 2. Allocation: a linear program over the candidate arcs, solved by HiGHS: minimise travel (scaled to
-   the typical distance) + disruption weight x [arc leaves the current territory], subject to each
+   the typical distance) + disruption weight x account size x [arc leaves the current territory]
+   (size: its primary measure over the mean account's), subject to each
    account being fully assigned and each (territory, measure) load lying in [1 - band, 1 + band] of
    the mean. The bands are elastic (slack priced far above any travel) so a lock or an impossible
    account still yields a plan that reports its imbalance instead of failing. An optimal vertex of
@@ -40,7 +41,7 @@ class SolverOptions:
 
     tolerance: float = 0.05  # hard requirement: every load within ±tolerance of the mean
     target: float = 0.01  # what the optimiser aims for (the LP band and the repair goal)
-    disruption_weight: float = 1.0  # cost of moving one account, in units of a typical travel distance
+    disruption_weight: float = 1.0  # cost of moving an average-sized account, in typical travel distances
     candidates: int = 8  # nearest territories each account may join (plus current and locked)
     max_iterations: int = 8  # location-allocation rounds with free centres
     time_limit_seconds: float = 60.0  # wall clock for the whole pool solve
@@ -203,8 +204,7 @@ def solve_allocation_lp(
     lp.a_matrix_.start_ = start.astype(np.int32)
     lp.a_matrix_.index_ = index
     lp.a_matrix_.value_ = value
-    h = highspy.Highs()
-    h.setOptionValue("output_flag", False)
+    h = _quiet_highs()
     h.setOptionValue("time_limit", float(max(time_limit, 1.0)))
     h.setOptionValue("threads", 1)
     h.setOptionValue("random_seed", 0)
@@ -267,7 +267,7 @@ def solve_allocation_flow(
     breaks = np.maximum(np.floor(levels[None, :] * mean_units - fixed_units[:, None]), 0)
     breaks = np.maximum.accumulate(np.column_stack([np.zeros(k), breaks]), axis=1).astype(np.int64)
     total = int(supply[idx].sum())
-    huge, moderate = 1_000_000_000, 100_000  # per unit; an account arc costs about 10,000 per unit
+    huge, moderate = 1_000_000_000, 1_000_000  # per unit; an account arc costs about 10,000 per unit
     tails = np.concatenate([ai, np.tile(terr_node, 5)])
     heads = np.concatenate([terr_node[cand[acc, aj]], np.full(5 * k, sink)])
     caps = np.concatenate([supply[acc], *np.diff(breaks, axis=1).T, np.full(k, total)])
@@ -285,6 +285,29 @@ def solve_allocation_flow(
     f = flow.flows(arcs[: len(ai)])
     share[acc, aj] = f / supply[acc]
     return share
+
+
+def _quiet_highs():
+    """A HiGHS instance that prints nothing: highspy writes its banner to the process's stdout when the
+    object is built, before any option can be set, so stdout is pointed at /dev/null for that moment."""
+    import ctypes
+    import os
+    import sys
+
+    import highspy
+
+    sys.stdout.flush()
+    saved, devnull = os.dup(1), os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 1)
+        h = highspy.Highs()
+        ctypes.CDLL(None).fflush(None)
+    finally:
+        os.dup2(saved, 1)
+        os.close(saved)
+        os.close(devnull)
+    h.setOptionValue("output_flag", False)
+    return h
 
 
 def _excess(dev: np.ndarray, target: float) -> np.ndarray:
@@ -412,6 +435,10 @@ def solve_pool(
     fixed_loads = np.stack(
         [np.bincount(pinned[is_fixed], weights=w[is_fixed, q], minlength=k) for q in range(m)], axis=1
     )
+    # moving an account costs in proportion to its primary measure: a big relationship is more
+    # disruptive to hand over than a small one (and the optimiser cannot cheat by moving few big ones)
+    primary_mean = weights[:, 0].mean()
+    size = weights[:, 0] / primary_mean if primary_mean > 0 else np.ones(n)
     rng = np.random.default_rng(opts.seed)
     geo = lat is not None and matrix is None
     c_lat = None if centre_lat is None else np.asarray(centre_lat, dtype=float).copy()
@@ -431,22 +458,18 @@ def solve_pool(
         cand = random_candidates(n, k, opts.candidates, rng, must)
         return cand, np.where(cand >= 0, 0.0, np.inf)
 
-    cell = np.where(is_fixed, pinned, -1)
-    lp_seconds, iterations = 0.0, 0
-    rounds = 1 if (not geo or fixed_centres) else opts.max_iterations
-    cand = cost = None
-    for _ in range(rounds):
-        cand, cost = candidates()
+    def allocate(cand, cost, all_measures: bool):
+        """One allocation over the candidate arcs: the min-cost flow on the primary measure, or the LP
+        on every measure. Returns the rounded cell and which accounts the allocation split."""
         finite = cost[np.isfinite(cost)]
         scale = float(np.median(finite[finite > 0])) if (finite > 0).any() else 1.0
         arc = np.where(np.isfinite(cost), cost / scale, 0.0)
-        arc = arc + opts.disruption_weight * ((cand != current[:, None]) & (current[:, None] >= 0))
+        arc = arc + (opts.disruption_weight * size)[:, None] * (
+            (cand != current[:, None]) & (current[:, None] >= 0)
+        )
         if not geo and matrix is None:
             arc = arc + 1e-4 * rng.random(arc.shape)  # seeded tie-break: a deterministic vertex
-        # slack dearer than moving every account of a territory a long way: balance comes first
-        slack_price = 100.0 * (n / k + 1) * (1.0 + opts.disruption_weight)
-        ls = time.perf_counter()
-        if m == 1:
+        if not all_measures or m == 1:
             share = solve_allocation_flow(
                 cand[free_idx],
                 arc[free_idx],
@@ -466,35 +489,55 @@ def solve_pool(
                 fixed_loads,
                 opts.target / 2,
                 opts.tolerance,
-                10.0 * (n / k + 1),
-                slack_price,
+                100.0 * (n / k + 1),  # inside the tolerance: balance is worth ~100 typical moves
+                100.0 * (n / k + 1) * (1.0 + opts.disruption_weight) * 100.0,  # beyond it: prohibitive
                 deadline - time.perf_counter(),
             )
+        new_cell = np.where(is_fixed, pinned, -1)
+        new_cell[free_idx] = cand[free_idx, np.argmax(share, axis=1)]
+        split = np.zeros(n, dtype=bool)
+        split[free_idx] = share.max(axis=1) < 1 - 1e-6
+        return new_cell, split
+
+    cell = np.where(is_fixed, pinned, -1)
+    lp_seconds, iterations = 0.0, 0
+    single = not geo or fixed_centres
+    rounds = 1 if single else opts.max_iterations
+    for _ in range(rounds):
+        # free centres: locate with the fast flow on the primary measure; all measures once settled
+        cand, cost = candidates()
+        ls = time.perf_counter()
+        new_cell, split = allocate(cand, cost, all_measures=single)
         lp_seconds += time.perf_counter() - ls
         iterations += 1
-        new_cell = cell.copy()
-        new_cell[free_idx] = cand[free_idx, np.argmax(share, axis=1)]
         changed = (new_cell != cell).mean()
         cell = new_cell
-        if not geo or fixed_centres:
+        if single:
             break
         n_lat, n_lon = centroids(lat, lon, cell, k)
         empty = np.isnan(n_lat)
         n_lat[empty], n_lon[empty] = c_lat[empty], c_lon[empty]
         shift = haversine_km(c_lat, c_lon, n_lat, n_lon)
         c_lat, c_lon = n_lat, n_lon
-        if changed < 0.002 or shift.max() < 0.5 or time.perf_counter() > t0 + 0.6 * opts.time_limit_seconds:
+        if changed < 0.002 or shift.max() < 0.5 or time.perf_counter() > t0 + 0.5 * opts.time_limit_seconds:
             break
+    if not single and m > 1:
+        cand, cost = candidates(also=cell)
+        ls = time.perf_counter()
+        cell, split = allocate(cand, cost, all_measures=True)
+        lp_seconds += time.perf_counter() - ls
+        iterations += 1
 
     if geo and not fixed_centres:  # travel to the final centres
         cand, cost = candidates(also=cell)
     cost = cost if matrix is not None or geo else np.where(cand >= 0, 0.0, np.inf)
     # repair in two passes: first into the tolerance moving anything movable, then towards the target
-    # moving only accounts that leaving costs no disruption (already moved, new, or no weight set)
+    # moving only accounts whose move costs no disruption (already moved, new, no weight set) or that
+    # the allocation itself split between territories
     cell, moves = repair_balance(
         cell, w, cand, cost, ~is_fixed, k, np.zeros((k, m)), opts.tolerance, 20 * k + n // 10, deadline
     )
-    free_to_move = ~is_fixed & ((opts.disruption_weight == 0) | (current < 0) | (cell != current))
+    free_to_move = ~is_fixed & ((opts.disruption_weight == 0) | (current < 0) | (cell != current) | split)
     cell, more = repair_balance(
         cell, w, cand, cost, free_to_move, k, np.zeros((k, m)), opts.target, 20 * k + n // 10, deadline
     )
