@@ -111,12 +111,17 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true", help="only the two small instances")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument(
+        "--only", default=None, help="run the instances whose name contains this (e.g. square)"
+    )
+    parser.add_argument(
         "--skip-constrained-above", type=int, default=50_000, help="n x k above which to skip it"
     )
     args = parser.parse_args()
     cases = [("US places", 2000, 20, us_instance), ("square, 3 measures", 1000, 10, square_instance)]
     if not args.quick:
         cases += [("US places", 20000, 100, us_instance), ("square, 3 measures", 10000, 100, square_instance)]
+    if args.only:
+        cases = [c for c in cases if args.only in c[0]]
     pd.set_option("display.width", 200)
     for name, n, k, make in cases:
         df, measures = make(n, args.seed)

@@ -1,4 +1,4 @@
-"""Territory optimiser for one pool: a transportation LP (HiGHS) plus a local-search balance repair.
+"""Territory optimiser for one pool: min-cost flow (OR-Tools) / LP (HiGHS) plus local-search repair.
 
 The problem per pool: put each of n accounts into one of k territories so that every balance measure
 (workload hours, value, ...) of every territory lies within a band around the pool mean, travel from
@@ -6,23 +6,28 @@ each account to its territory's centre is small, and accounts stay where they ar
 
 How it is solved:
 1. Candidates: each account may go to its `candidates` nearest centres (KD-tree on the unit sphere,
-   so nearest by great-circle), plus its current and its locked territory. With a travel matrix the
-   given pairs are the candidates; without geography a seeded random handful (all when k is small).
-2. Allocation: a linear program over the candidate arcs, solved by HiGHS: minimise travel (scaled to
-   the typical distance) + disruption weight x account size x [arc leaves the current territory]
-   (size: its primary measure over the mean account's), subject to each
-   account being fully assigned and each (territory, measure) load lying in [1 - band, 1 + band] of
-   the mean. The bands are elastic (slack priced far above any travel) so a lock or an impossible
-   account still yields a plan that reports its imbalance instead of failing. An optimal vertex of
-   this LP splits at most about k x measures accounts between territories; those are rounded to
-   their largest share. Travel-minimising transportation solutions with balance constraints are
-   additively weighted Voronoi cells: compact and non-overlapping.
-3. Free centres: the centres move to the mean position of their accounts and the LP is solved again
-   (location-allocation, as in Hess & Weaver's classic districting), until centres settle or the
-   time limit is reached. Fixed centres (rep home bases, a travel matrix) skip this loop.
+   so nearest by great-circle), plus its current and its locked territory, and every territory may
+   take its ~2n/k nearest accounts (so a remote centre can still fill up). With a travel matrix the
+   given pairs are the candidates; without geography all territories (or a seeded handful).
+2. Allocation over the candidate arcs: minimise travel (over the typical distance) + disruption
+   weight x account size x [arc leaves the current territory] (size: the account's primary measure
+   over the mean account's), with every account fully assigned and every (territory, measure) load
+   in a band around the mean. One measure: an OR-Tools min-cost flow (accounts supply their scaled
+   weight). Several: a HiGHS linear program. The bands are elastic in tiers: free inside the target,
+   a moderate price up to the tolerance (so a high disruption weight may keep a plan that is within
+   tolerance), prohibitive beyond it (so a lock or an impossible account yields a plan that reports
+   its imbalance instead of failing). Accounts the solution splits go to their largest share.
+   Travel-minimising transportation solutions with balance constraints are additively weighted
+   Voronoi cells: compact and non-overlapping.
+3. Free centres: the centres move to the mean position of their accounts and the flow is solved
+   again (location-allocation, as in Hess & Weaver's districting), until centres settle or half the
+   time limit is spent; with several measures LP rounds then continue from the settled centres while
+   they fit in the time limit.
+   Fixed centres (rep home bases, a travel matrix) skip this loop.
 4. Repair: rounding leaves small violations; a local search moves single accounts out of the worst
-   (territory, measure) or into it, choosing the move that most reduces the squared excess over the
-   target band with the least extra travel, until every load is within the target or no move helps.
+   (territory, measure) or into it, among the moves achieving at least half the best reduction of the
+   squared excess choosing the one adding least travel: first into the tolerance (any movable
+   account), then into the target (only accounts whose move costs no disruption or that were split).
 """
 
 from __future__ import annotations
@@ -40,7 +45,7 @@ class SolverOptions:
     """Knobs of one pool solve (from `territories:` in config/plan.yaml or the CLI)."""
 
     tolerance: float = 0.05  # hard requirement: every load within ±tolerance of the mean
-    target: float = 0.01  # what the optimiser aims for (the LP band and the repair goal)
+    target: float = 0.01  # what the optimiser aims for (the free band and the repair goal)
     disruption_weight: float = 1.0  # cost of moving an average-sized account, in typical travel distances
     candidates: int = 8  # nearest territories each account may join (plus current and locked)
     max_iterations: int = 8  # location-allocation rounds with free centres
@@ -522,11 +527,27 @@ def solve_pool(
         if changed < 0.002 or shift.max() < 0.5 or time.perf_counter() > t0 + 0.5 * opts.time_limit_seconds:
             break
     if not single and m > 1:
-        cand, cost = candidates(also=cell)
-        ls = time.perf_counter()
-        cell, split = allocate(cand, cost, all_measures=True)
-        lp_seconds += time.perf_counter() - ls
-        iterations += 1
+        # several measures: LP rounds from the settled centres, moving the centres between rounds,
+        # while another round fits in 80 % of the time limit
+        last = 0.0
+        for _ in range(opts.max_iterations):
+            if time.perf_counter() + last > t0 + 0.8 * opts.time_limit_seconds and last > 0:
+                break
+            cand, cost = candidates(also=cell)
+            ls = time.perf_counter()
+            new_cell, split = allocate(cand, cost, all_measures=True)
+            last = time.perf_counter() - ls
+            lp_seconds += last
+            iterations += 1
+            changed = (new_cell != cell).mean()
+            cell = new_cell
+            n_lat, n_lon = centroids(lat, lon, cell, k)
+            empty = np.isnan(n_lat)
+            n_lat[empty], n_lon[empty] = c_lat[empty], c_lon[empty]
+            shift = haversine_km(c_lat, c_lon, n_lat, n_lon)
+            c_lat, c_lon = n_lat, n_lon
+            if changed < 0.002 or shift.max() < 0.5:
+                break
 
     if geo and not fixed_centres:  # travel to the final centres
         cand, cost = candidates(also=cell)
