@@ -110,6 +110,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="only the two small instances")
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--scale", default=None, help="only the engine on a US instance, e.g. 100000x200")
     parser.add_argument(
         "--only", default=None, help="run the instances whose name contains this (e.g. square)"
     )
@@ -120,6 +121,15 @@ def main() -> int:
     cases = [("US places", 2000, 20, us_instance), ("square, 3 measures", 1000, 10, square_instance)]
     if not args.quick:
         cases += [("US places", 20000, 100, us_instance), ("square, 3 measures", 10000, 100, square_instance)]
+    if args.scale:  # the engine alone on a large US instance: how far it scales on this machine
+        n, k = (int(x) for x in args.scale.lower().split("x"))
+        df, measures = us_instance(n, args.seed)
+        cell, s = run_ours(df, k, measures, args.seed)
+        print(
+            f"covplan alone, US places {n:,} x {k}: "
+            + ", ".join(f"{key} {v:,.4f}" for key, v in score(df, cell, k, measures, s).items())
+        )
+        return 0
     if args.only:
         cases = [c for c in cases if args.only in c[0]]
     pd.set_option("display.width", 200)
