@@ -284,3 +284,14 @@ def test_rep_home_bases_as_fixed_centres_give_one_territory_per_rep():
     assert terr.loc["FLD-001", ["centre_lat", "centre_lon"]].tolist() == [34.0, -118.2]
     west = design.assignment.merge(accounts, on="account_id").query("lon < -110")
     assert (west["territory_id"] == "FLD-001").mean() > 0.9
+
+
+def test_territory_settings_are_validated_at_load():
+    from planning.config import ConfigError, load_config
+
+    cfg = load_config(
+        overrides={"territories.measures": ["workload", "value"], "territories.locks": {"A1": "FLD-001"}}
+    )
+    assert cfg.territories.measures == ["workload", "value"] and cfg.territories.balance_target == 0.01
+    with pytest.raises(ConfigError, match="territories.measures"):
+        load_config(overrides={"territories.measures": ["workload", "hours"]})
