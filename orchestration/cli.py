@@ -23,7 +23,10 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")  # HistGradientBoosting on 2 cores
 
 # Subcommands that live in their own modules: each module has `register(subparsers)`, which adds its
 # parser and sets `func` (a callable taking the parsed args and returning the exit code).
-COMMAND_MODULES: list[str] = ["orchestration.cli_growth"]
+COMMAND_MODULES: list[str] = [
+    "orchestration.cli_growth",
+    "orchestration.cli_territories",
+]
 
 
 def _parser() -> argparse.ArgumentParser:

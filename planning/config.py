@@ -198,6 +198,22 @@ class TerritoriesConfig(_Strict):
     balance_tolerance: float = Field(0.05, gt=0, lt=1)
     count: dict[str, int] = Field(default_factory=dict)
     geographic_roles: list[str] = Field(default_factory=lambda: ["field"])
+    balance_target: float = Field(0.01, gt=0, lt=1)
+    measures: list[str] = Field(default_factory=lambda: ["workload"])
+    disruption_weight: float = Field(1.0, ge=0)
+    candidates: int = Field(8, ge=2, le=50)
+    max_iterations: int = Field(8, ge=1, le=100)
+    time_limit_seconds: float = Field(60.0, gt=0)
+    fixed_centres: bool = False
+    locks: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("measures")
+    @classmethod
+    def _known_measures(cls, measures: list[str]) -> list[str]:
+        allowed = ["workload", "value", "potential", "accounts"]
+        if not measures or any(m not in allowed for m in measures) or len(set(measures)) != len(measures):
+            raise ValueError(f"territories.measures={measures}: list distinct names from {allowed}")
+        return measures
 
     @field_validator("count")
     @classmethod

@@ -52,7 +52,9 @@ CONTRACT_SQL: dict[str, str] = {
         select m.plan_id, t.territory_id, t.role, t.owner_rep_id, t.accounts, t.workload_hours,
                t.revenue_t12m, t.potential, t.balance_deviation, t.centre_lat, t.centre_lon,
                t.mean_travel_km, t.max_travel_km,
-               cast(coalesce(g.goal_cents, 0) * 0.01 as decimal(18, 2)) as goal
+               cast(coalesce(g.goal_cents, 0) * 0.01 as decimal(18, 2)) as goal,
+               t.revenue_t12m_deviation as value_deviation, t.potential_deviation, t.accounts_deviation,
+               t.total_travel_km, t.diameter_km, t.accounts_moved, t.value_moved, t.locked_accounts
         from planning.territories t
         cross join plan_meta m
         left join (select territory_id, sum(goal_cents) as goal_cents from planning.territory_goals group by 1) g

@@ -1,11 +1,11 @@
-"""First territory design: balanced workload per role pool, compact cells for field pools.
+"""Territory design: balanced, compact, low-disruption territories per coverage-role pool.
 
-Walking-skeleton engine, honestly simple: field (geographic) pools are cut by recursive bisection
-along the wider axis at the workload-weighted median, so every cell is a compact rectangle with
-near-equal hours; non-geographic pools (key accounts, inside, digital) are dealt heaviest first in
-serpentine order. A bounded local search then moves single accounts from the heaviest to the lightest
-territory until every territory is within the balance tolerance. The OR-Tools engine that weighs travel,
-disruption and locks replaces this in a later issue.
+Field (geographic) pools start from a recursive bisection into compact cells of near-equal workload,
+then the optimiser in `planning.territories_engine` (OR-Tools min-cost flow or a HiGHS LP, with free
+centres moved between rounds, and a local-search balance repair) minimises travel to each territory's
+centre plus a disruption cost for leaving the current territory, keeping every balance measure within
+the band. Non-geographic pools (key accounts, inside, digital) balance on the measures only. Locks
+(named accounts) are always honoured. Quarterly mode places only new or re-tiered accounts.
 """
 
 from __future__ import annotations
@@ -15,12 +15,41 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-EARTH_RADIUS_KM = 6371.0088
+from planning.territories_engine import (
+    EARTH_RADIUS_KM,
+    PoolSolution,
+    SolverOptions,
+    centroids,
+    haversine_km,
+    solve_pool,
+)
+from planning.territories_metrics import plan_metrics, territory_table
+
+__all__ = [
+    "EARTH_RADIUS_KM",
+    "SolverOptions",
+    "TerritoryDesign",
+    "TerritoryDesignError",
+    "assign_new_accounts",
+    "bisect_geographic",
+    "design_pool",
+    "design_territories",
+    "haversine_km",
+    "staff_territories",
+]
+
 ROLE_PREFIX = {"key_account_manager": "KAM", "field": "FLD", "inside": "INS", "digital": "DIG"}
+# pipeline measure names → account columns
+MEASURE_COLUMNS = {
+    "workload": "workload_hours",
+    "value": "revenue_t12m",
+    "potential": "potential",
+    "accounts": "accounts",
+}
 
 
 class TerritoryDesignError(ValueError):
-    """The requested design cannot be built (too few accounts, missing coordinates...)."""
+    """The requested design cannot be built (too few accounts, missing coordinates, a bad lock...)."""
 
 
 @dataclass(frozen=True)
@@ -28,13 +57,7 @@ class TerritoryDesign:
     assignment: pd.DataFrame  # account_id, territory_id, role
     territories: pd.DataFrame  # one row per territory with workload, value, balance and travel figures
     metrics: dict[str, float | int]
-
-
-def haversine_km(lat1, lon1, lat2, lon2) -> np.ndarray:
-    """Great-circle distance in km between arrays of points (degrees)."""
-    lat1, lon1, lat2, lon2 = (np.radians(np.asarray(a, dtype=float)) for a in (lat1, lon1, lat2, lon2))
-    h = np.sin((lat2 - lat1) / 2) ** 2 + np.cos(lat1) * np.cos(lat2) * np.sin((lon2 - lon1) / 2) ** 2
-    return 2 * EARTH_RADIUS_KM * np.arcsin(np.sqrt(np.clip(h, 0, 1)))
+    accounts: pd.DataFrame | None = None  # per account: travel, current and locked territory (for the report)
 
 
 def bisect_geographic(lat: np.ndarray, lon: np.ndarray, weight: np.ndarray, k: int) -> np.ndarray:
@@ -67,87 +90,215 @@ def bisect_geographic(lat: np.ndarray, lon: np.ndarray, weight: np.ndarray, k: i
     return cell
 
 
-def deal_serpentine(weight: np.ndarray, k: int) -> np.ndarray:
-    """Deal items heaviest first in 0..k-1, k-1..0 order: a vectorised greedy for non-geographic pools."""
-    n = len(weight)
-    if k < 1 or n < k:
-        raise TerritoryDesignError(f"cannot deal {n} accounts into {k} territories")
-    order = np.argsort(-weight, kind="stable")
-    pos = np.arange(n)
-    rnd, within = pos // k, pos % k
-    slot = np.where(rnd % 2 == 0, within, k - 1 - within)
-    cell = np.empty(n, dtype=np.int64)
-    cell[order] = slot
-    return cell
+def territory_ids(role: str, k: int) -> list[str]:
+    """Stable ids per pool (FLD-001, ...): the same id in consecutive plans means the same territory."""
+    return [f"{ROLE_PREFIX.get(role, role[:3].upper())}-{i + 1:03d}" for i in range(k)]
 
 
-def rebalance(
-    cell: np.ndarray,
-    weight: np.ndarray,
-    k: int,
-    tolerance: float,
-    lat: np.ndarray | None = None,
-    lon: np.ndarray | None = None,
+def _measure_matrix(frame: pd.DataFrame, measures: list[str], label: str) -> np.ndarray:
+    cols = []
+    for m in measures:
+        if m == "accounts":
+            cols.append(np.ones(len(frame)))
+            continue
+        if m not in frame.columns:
+            raise TerritoryDesignError(f"{label}: balance measure column {m!r} is missing")
+        v = pd.to_numeric(frame[m], errors="coerce").to_numpy(dtype=float)
+        bad = np.flatnonzero(~np.isfinite(v) | (v < 0))
+        if bad.size:
+            ids = frame["account_id"].iloc[bad[:3]].tolist()
+            raise TerritoryDesignError(
+                f"{label}: column {m!r} must be a number >= 0 for every account; {bad.size} are not, e.g. {ids}"
+            )
+        cols.append(v)
+    return np.column_stack(cols)
+
+
+def design_pool(
+    frame: pd.DataFrame,
+    ids: list[str],
+    measures: list[str],
+    opts: SolverOptions,
+    geographic: bool,
     movable: np.ndarray | None = None,
-    max_moves: int | None = None,
-) -> np.ndarray:
-    """Move single accounts from the heaviest to the lightest territory while that narrows the spread.
+    centres: pd.DataFrame | None = None,
+    distances: pd.DataFrame | None = None,
+    label: str = "accounts",
+) -> tuple[pd.DataFrame, pd.DataFrame, PoolSolution]:
+    """Assign one pool's accounts to the territories `ids`.
 
-    Among the heaviest territory's movable accounts that fit in the gap, take the one nearest the lightest
-    territory's centre (geographic pools) or the one closest to half the gap (others). Stops when every
-    territory is within `tolerance` of the mean, or no move helps.
+    `frame`: account_id, the measure columns, lat/lon when `geographic`, optional current_territory_id
+    and locked_territory_id. `centres` (territory_id, lat, lon) fixes the centres (rep home bases);
+    `distances` (account_id, territory_id, distance) replaces great-circle travel and fixes the
+    centres too. Returns per account (account_id, territory_id, travel), the centres, and the solve.
     """
-    cell = cell.copy()
-    movable = np.ones(len(cell), dtype=bool) if movable is None else movable
-    max_moves = max_moves if max_moves is not None else 20 * k + 100
-    loads = np.bincount(cell, weights=weight, minlength=k)
-    mean = loads.mean()
-    for _ in range(max_moves):
-        hi, lo = int(np.argmax(loads)), int(np.argmin(loads))
-        if mean <= 0 or max(loads[hi] - mean, mean - loads[lo]) <= tolerance * mean:
-            break
-        gap = loads[hi] - loads[lo]
-        cand = np.flatnonzero((cell == hi) & movable & (weight > 0) & (weight < gap))
-        if cand.size == 0:
-            break
-        if lat is not None and lon is not None:
-            in_lo = cell == lo
-            dist = haversine_km(lat[cand], lon[cand], lat[in_lo].mean(), lon[in_lo].mean())
-            pick = cand[np.argmin(dist)]
+    n, k = len(frame), len(ids)
+    if k < 1 or (n < k and movable is None):
+        raise TerritoryDesignError(f"{label}: cannot cut {n} accounts into {k} territories")
+    index = {t: i for i, t in enumerate(ids)}
+    w = _measure_matrix(frame, measures, label)
+    current = (
+        frame["current_territory_id"].map(index).fillna(-1).to_numpy(dtype=np.int64)
+        if "current_territory_id" in frame.columns
+        else None
+    )
+    locked = None
+    if "locked_territory_id" in frame.columns:
+        lk = frame["locked_territory_id"]
+        locked = lk.map(index).fillna(-1).to_numpy(dtype=np.int64)
+        bad = lk.notna().to_numpy() & (locked < 0)
+        if bad.any():
+            i = int(np.flatnonzero(bad)[0])
+            raise TerritoryDesignError(
+                f"{label}: account {frame['account_id'].iloc[i]!r} is locked to territory "
+                f"{lk.iloc[i]!r}, which is not one of this pool's territories ({ids[0]} … {ids[-1]}); "
+                "fix the lock or the territory count"
+            )
+    lat = lon = c_lat = c_lon = matrix = None
+    fixed = False
+    if distances is not None:
+        acc_index = pd.Series(np.arange(n), index=frame["account_id"].to_numpy())
+        d = distances[distances["account_id"].isin(acc_index.index) & distances["territory_id"].isin(index)]
+        missing = ~frame["account_id"].isin(d["account_id"])
+        if missing.any():
+            raise TerritoryDesignError(
+                f"{label}: the travel matrix has no distance to any territory for {int(missing.sum())} "
+                f"accounts, e.g. {frame.loc[missing, 'account_id'].head(3).tolist()}; add rows for them"
+            )
+        matrix = (
+            acc_index[d["account_id"]].to_numpy(dtype=np.int64),
+            d["territory_id"].map(index).to_numpy(dtype=np.int64),
+            d["distance"].to_numpy(dtype=float),
+        )
+    elif geographic:
+        lat = frame["lat"].to_numpy(dtype=float)
+        lon = frame["lon"].to_numpy(dtype=float)
+        bad = np.isnan(lat) | np.isnan(lon)
+        if bad.any():
+            raise TerritoryDesignError(
+                f"{label}: the pool is geographic but {int(bad.sum())} accounts lack lat/lon, e.g. "
+                f"{frame.loc[bad, 'account_id'].head(3).tolist()}; add coordinates or give a travel matrix"
+            )
+        if centres is not None:
+            c = centres.set_index("territory_id").reindex(ids)
+            c_lat, c_lon = c["lat"].to_numpy(dtype=float), c["lon"].to_numpy(dtype=float)
+            fixed = True
         else:
-            pick = cand[np.argmin(np.abs(weight[cand] - gap / 2))]
-        cell[pick] = lo
-        loads[hi] -= weight[pick]
-        loads[lo] += weight[pick]
-    return cell
+            cell = bisect_geographic(lat, lon, w[:, 0] + 1e-9, min(k, n))
+            c_lat, c_lon = centroids(lat, lon, cell, k)
+            if current is not None and (current >= 0).any():
+                has = current >= 0
+                p_lat, p_lon = centroids(lat[has], lon[has], current[has], k)
+                use = ~np.isnan(p_lat)
+                c_lat[use], c_lon[use] = p_lat[use], p_lon[use]
+            if movable is not None:  # quarterly: centres are where the kept accounts are
+                fixed = True
+    sol = solve_pool(w, k, opts, lat, lon, c_lat, c_lon, fixed, matrix, current, locked, movable)
+    out = pd.DataFrame(
+        {
+            "account_id": frame["account_id"].to_numpy(),
+            "territory_id": np.asarray(ids)[sol.cell],
+            "travel": sol.travel,
+        }
+    )
+    centre_df = pd.DataFrame(
+        {
+            "territory_id": ids,
+            "centre_lat": sol.centre_lat if sol.centre_lat is not None else np.nan,
+            "centre_lon": sol.centre_lon if sol.centre_lon is not None else np.nan,
+        }
+    )
+    return out, centre_df, sol
 
 
-def summarise(assign: pd.DataFrame, accounts: pd.DataFrame, geographic_roles: list[str]) -> pd.DataFrame:
-    """Per territory: accounts, workload, value, potential, balance deviation and travel to its centre."""
-    df = assign.merge(accounts, on="account_id", how="left", validate="one_to_one")
-    grp = df.groupby("territory_id", sort=True)
-    terr = grp.agg(
-        role=("role", "first"),
-        accounts=("account_id", "size"),
-        workload_hours=("workload_hours", "sum"),
-        revenue_t12m=("revenue_t12m", "sum"),
-        potential=("potential", "sum"),
-        centre_lat=("lat", "mean"),
-        centre_lon=("lon", "mean"),
-    ).reset_index()
-    pool_mean = terr.groupby("role")["workload_hours"].transform("mean")
-    terr["balance_deviation"] = np.where(pool_mean > 0, terr["workload_hours"] / pool_mean - 1.0, 0.0)
-    centre = df[["territory_id"]].merge(terr[["territory_id", "centre_lat", "centre_lon"]], on="territory_id")
-    df["travel_km"] = haversine_km(df["lat"], df["lon"], centre["centre_lat"], centre["centre_lon"])
-    travel = df.groupby("territory_id")["travel_km"].agg(mean_travel_km="mean", max_travel_km="max")
-    terr = terr.merge(travel.reset_index(), on="territory_id")
-    geo = terr["role"].isin(geographic_roles)
-    terr.loc[~geo, ["mean_travel_km", "max_travel_km"]] = np.nan  # not laid out by location
-    return terr
+def _options(tolerance: float, options: SolverOptions | None) -> SolverOptions:
+    from dataclasses import replace
+
+    opts = options or SolverOptions()
+    return replace(opts, tolerance=tolerance, target=min(opts.target, tolerance))
 
 
-def _territory_ids(role: str, k: int) -> np.ndarray:
-    return np.array([f"{ROLE_PREFIX.get(role, role[:3].upper())}-{i + 1:03d}" for i in range(k)])
+def _finish(
+    accounts: pd.DataFrame,
+    assigned: pd.DataFrame,
+    centres: pd.DataFrame,
+    measures: list[str],
+    tolerance: float,
+    geographic_roles: list[str],
+) -> TerritoryDesign:
+    """Territory table and metrics in the pipeline's vocabulary (workload_hours, revenue_t12m, potential)."""
+    cols = [c for c in ["workload_hours", "revenue_t12m", "potential", "lat", "lon"] if c in accounts.columns]
+    extra = [m for m in measures if m not in cols and m != "accounts" and m in accounts.columns]
+    per_account = assigned.merge(accounts[["account_id", *cols, *extra]], on="account_id", how="left")
+    sum_cols = list(
+        dict.fromkeys(
+            [
+                *measures,
+                *[c for c in ["workload_hours", "revenue_t12m", "potential"] if c in cols],
+                "accounts",
+            ]
+        )
+    )
+    table = territory_table(
+        per_account, sum_cols, value_column="revenue_t12m" if "revenue_t12m" in cols else None
+    )
+    geo = table["pool"].isin(geographic_roles)
+    table.loc[~geo, ["total_travel", "mean_travel", "max_travel", "diameter_km"]] = np.nan
+    table = table.merge(centres, on="territory_id", how="left")
+    primary = measures[0]
+    table["balance_deviation"] = table[f"{primary}_deviation"]
+    table = table.rename(
+        columns={
+            "pool": "role",
+            "total_travel": "total_travel_km",
+            "mean_travel": "mean_travel_km",
+            "max_travel": "max_travel_km",
+        }
+    )
+    per_account.loc[~per_account["pool"].isin(geographic_roles), "travel"] = np.nan
+    metrics = plan_metrics(
+        per_account,
+        table.rename(columns={"role": "pool"}),
+        measures,
+        tolerance,
+        "revenue_t12m" if "revenue_t12m" in cols else None,
+    )
+    metrics = {
+        k.replace("travel", "travel_km") if k in {"total_travel", "mean_travel", "max_travel"} else k: v
+        for k, v in metrics.items()
+    }
+    front = [
+        "territory_id",
+        "role",
+        "accounts",
+        "workload_hours",
+        "revenue_t12m",
+        "potential",
+        "balance_deviation",
+        "centre_lat",
+        "centre_lon",
+        "mean_travel_km",
+        "max_travel_km",
+    ]
+    front = [c for c in front if c in table.columns]
+    table = table[front + [c for c in table.columns if c not in front]]
+    assignment = per_account[["account_id", "territory_id", "pool"]].rename(columns={"pool": "role"})
+    return TerritoryDesign(assignment, table, metrics, per_account)
+
+
+def _pool_frame(
+    pool: pd.DataFrame, previous: pd.DataFrame | None, locks: dict[str, str] | None
+) -> pd.DataFrame:
+    frame = pool.copy()
+    if previous is not None:
+        frame = frame.merge(
+            previous[["account_id", "territory_id"]].rename(columns={"territory_id": "current_territory_id"}),
+            on="account_id",
+            how="left",
+        )
+    if locks:
+        frame["locked_territory_id"] = frame["account_id"].map(locks)
+    return frame
 
 
 def design_territories(
@@ -155,36 +306,67 @@ def design_territories(
     counts: dict[str, int],
     geographic_roles: list[str],
     tolerance: float,
+    options: SolverOptions | None = None,
+    measures: list[str] | None = None,
+    previous: pd.DataFrame | None = None,
+    locks: dict[str, str] | None = None,
+    centres: dict[str, pd.DataFrame] | None = None,
 ) -> TerritoryDesign:
     """Yearly design: every account into exactly one territory of its coverage role's pool.
 
     `accounts`: account_id, coverage_role, workload_hours, lat, lon, revenue_t12m, potential.
     `counts`: territories per role (roles with accounts but no count get one territory).
+    `previous`: account_id, territory_id of the current plan (disruption is measured against it).
+    `locks`: account_id → territory_id, always honoured (named key accounts, pinned accounts).
+    `centres`: per geographic role, fixed centres (territory_id, lat, lon), e.g. rep home bases; the
+    role then gets one territory per centre.
     """
-    parts = []
+    opts = _options(tolerance, options)
+    measures = measures or ["workload_hours"]
+    _check_locks(accounts, locks)
+    parts, centre_frames = [], []
     for role, pool in accounts.groupby("coverage_role", sort=True):
-        k = int(counts.get(role, 1))
-        w = pool["workload_hours"].to_numpy(dtype=float)
-        lat, lon = pool["lat"].to_numpy(dtype=float), pool["lon"].to_numpy(dtype=float)
-        geo = role in geographic_roles
-        if geo and (np.isnan(lat).any() or np.isnan(lon).any()):
-            bad = pool.loc[pool["lat"].isna() | pool["lon"].isna(), "account_id"].head(3).tolist()
-            raise TerritoryDesignError(f"{role} pool is geographic but accounts lack lat/lon, e.g. {bad}")
-        k = min(k, len(pool))
-        cell = bisect_geographic(lat, lon, w, k) if geo else deal_serpentine(w, k)
-        cell = rebalance(cell, w, k, tolerance, lat if geo else None, lon if geo else None)
+        fixed = (centres or {}).get(role) if role in geographic_roles else None
+        k = len(fixed) if fixed is not None else min(int(counts.get(role, 1)), len(pool))
+        ids = fixed["territory_id"].tolist() if fixed is not None else territory_ids(role, k)
+        frame = _pool_frame(pool.reset_index(drop=True), previous, locks)
+        out, cen, _ = design_pool(
+            frame, ids, measures, opts, role in geographic_roles, centres=fixed, label=f"{role} pool"
+        )
         parts.append(
-            pd.DataFrame(
-                {
-                    "account_id": pool["account_id"].to_numpy(),
-                    "territory_id": _territory_ids(role, k)[cell],
-                    "role": role,
-                }
+            out.assign(
+                pool=role,
+                current_territory_id=frame.get("current_territory_id"),
+                locked_territory_id=frame.get("locked_territory_id"),
             )
         )
-    assignment = pd.concat(parts, ignore_index=True)
-    territories = summarise(assignment, accounts.drop(columns=["coverage_role"]), geographic_roles)
-    return TerritoryDesign(assignment, territories, design_metrics(territories, tolerance))
+        centre_frames.append(cen)
+    assigned = pd.concat(parts, ignore_index=True)
+    return _finish(
+        accounts,
+        _drop_empty(assigned),
+        pd.concat(centre_frames, ignore_index=True),
+        measures,
+        tolerance,
+        geographic_roles,
+    )
+
+
+def _drop_empty(df: pd.DataFrame) -> pd.DataFrame:
+    for c in ["current_territory_id", "locked_territory_id"]:
+        if c in df.columns and df[c].isna().all():
+            df = df.drop(columns=c)
+    return df
+
+
+def _check_locks(accounts: pd.DataFrame, locks: dict[str, str] | None) -> None:
+    if not locks:
+        return
+    unknown = sorted(set(locks) - set(accounts["account_id"]))
+    if unknown:
+        raise TerritoryDesignError(
+            f"territories.locks names {len(unknown)} unknown accounts, e.g. {unknown[:3]}; remove them from config/plan.yaml"
+        )
 
 
 def assign_new_accounts(
@@ -192,73 +374,59 @@ def assign_new_accounts(
     previous: pd.DataFrame,
     geographic_roles: list[str],
     tolerance: float,
+    options: SolverOptions | None = None,
+    measures: list[str] | None = None,
+    locks: dict[str, str] | None = None,
 ) -> TerritoryDesign:
     """Quarterly mode: accounts keep their previous territory; only new (or re-tiered) accounts are placed.
 
     `previous`: account_id, territory_id, role from the last published plan. An account keeps its
-    territory when that territory belongs to its current role's pool; others go to the nearest territory
-    centre (geographic pools) or fill the lightest territories first (other pools). A pool with no
-    previous territory is designed from scratch with one territory.
+    territory when that territory belongs to its current role's pool; the others are placed by the same
+    optimiser with every kept account fixed, so the new ones go near a territory centre and fill the
+    lightest territories. A pool with no previous territory is designed from scratch with one territory.
     """
+    opts = _options(tolerance, options)
+    measures = measures or ["workload_hours"]
+    _check_locks(accounts, locks)
     prev = previous[["account_id", "territory_id", "role"]]
     merged = accounts.merge(prev, on="account_id", how="left", validate="one_to_one")
-    keep = merged["territory_id"].notna() & (merged["role"] == merged["coverage_role"])
-    kept = merged.loc[keep, ["account_id", "territory_id", "coverage_role"]].rename(
-        columns={"coverage_role": "role"}
-    )
-    parts = [kept]
-    new = merged.loc[~keep]
-    for role, pool in new.groupby("coverage_role", sort=True):
-        existing = kept[kept["role"] == role].merge(accounts, on="account_id")
-        if existing.empty:
-            ids = np.full(len(pool), _territory_ids(role, 1)[0])
-        elif role in geographic_roles:
-            centres = existing.groupby("territory_id")[["lat", "lon"]].mean()
-            d = haversine_km(
-                pool["lat"].to_numpy()[:, None],
-                pool["lon"].to_numpy()[:, None],
-                centres["lat"].to_numpy()[None, :],
-                centres["lon"].to_numpy()[None, :],
-            )
-            ids = centres.index.to_numpy()[np.argmin(d, axis=1)]
-        else:
-            loads = existing.groupby("territory_id")["workload_hours"].sum().sort_values()
-            # fill the lightest territories first: cut the new accounts' cumulative hours at the deficits
-            deficit = (loads.max() - loads).to_numpy()
-            w = pool["workload_hours"].to_numpy(dtype=float)
-            bounds = np.cumsum(deficit + (w.sum() - deficit.sum()).clip(min=0) / len(loads))
-            slot = np.searchsorted(bounds, np.cumsum(w) - w / 2).clip(max=len(loads) - 1)
-            ids = loads.index.to_numpy()[slot]
-        parts.append(
-            pd.DataFrame({"account_id": pool["account_id"].to_numpy(), "territory_id": ids, "role": role})
+    keep = (merged["territory_id"].notna() & (merged["role"] == merged["coverage_role"])).to_numpy()
+    parts, centres = [], []
+    for role, pool in accounts.groupby("coverage_role", sort=True):
+        rows = pool.index.to_numpy()
+        kept = keep[rows]
+        ids = (
+            sorted(prev.loc[prev["role"] == role, "territory_id"].unique().tolist())
+            if kept.any()
+            else territory_ids(role, 1)
         )
-    assignment = pd.concat(parts, ignore_index=True)
-    territories = summarise(assignment, accounts.drop(columns=["coverage_role"]), geographic_roles)
-    metrics = design_metrics(territories, tolerance)
-    metrics["accounts_kept"] = int(keep.sum())
-    metrics["accounts_placed"] = int((~keep).sum())
-    return TerritoryDesign(assignment, territories, metrics)
-
-
-def design_metrics(territories: pd.DataFrame, tolerance: float) -> dict[str, float | int]:
-    """Plan-level figures: balance per pool, travel, and whether every territory is within tolerance."""
-    dev = territories["balance_deviation"].abs()
-    metrics: dict[str, float | int] = {
-        "territories": len(territories),
-        "balance_tolerance": tolerance,
-        "max_abs_balance_deviation": float(dev.max()),
-        "mean_abs_balance_deviation": float(dev.mean()),
-        "territories_outside_tolerance": int((dev > tolerance + 1e-12).sum()),
-        "mean_travel_km": float(territories["mean_travel_km"].mean())
-        if territories["mean_travel_km"].notna().any()
-        else 0.0,
-        "max_travel_km": float(territories["max_travel_km"].max())
-        if territories["max_travel_km"].notna().any()
-        else 0.0,
-    }
-    for role, d in territories.groupby("role")["balance_deviation"]:
-        metrics[f"max_abs_balance_deviation_{role}"] = float(d.abs().max())
-    return metrics
+        frame = pool.reset_index(drop=True).assign(
+            current_territory_id=np.where(kept, merged["territory_id"].to_numpy()[rows], None)
+        )
+        frame["current_territory_id"] = frame["current_territory_id"].where(
+            frame["current_territory_id"].isin(ids)
+        )
+        if locks:
+            frame["locked_territory_id"] = frame["account_id"].map(locks)
+        stay = frame["current_territory_id"].notna().to_numpy()
+        out, cen, _ = design_pool(
+            frame, ids, measures, opts, role in geographic_roles, movable=~stay, label=f"{role} pool"
+        )
+        parts.append(
+            out.assign(
+                pool=role,
+                current_territory_id=frame["current_territory_id"],
+                locked_territory_id=frame.get("locked_territory_id"),
+            )
+        )
+        centres.append(cen)
+    assigned = _drop_empty(pd.concat(parts, ignore_index=True))
+    design = _finish(
+        accounts, assigned, pd.concat(centres, ignore_index=True), measures, tolerance, geographic_roles
+    )
+    design.metrics["accounts_kept"] = int(keep.sum())
+    design.metrics["accounts_placed"] = int((~keep).sum())
+    return design
 
 
 def staff_territories(

@@ -6,8 +6,18 @@ import pandas as pd
 from orchestration.assets.ml import account_segments
 from orchestration.metadata import figures, preview
 from orchestration.resources import PlanConfigResource, Warehouse
+from planning.config import PlanConfig
 from planning.publish import read_published
-from planning.territories import assign_new_accounts, design_territories, staff_territories
+from planning.report import write_report
+from planning.territories import (
+    MEASURE_COLUMNS,
+    SolverOptions,
+    TerritoryDesignError,
+    assign_new_accounts,
+    design_territories,
+    staff_territories,
+    territory_ids,
+)
 from planning.workload import account_workload, required_headcount
 
 
@@ -52,6 +62,36 @@ order by w.account_id
 """
 
 
+def solver_options(cfg: PlanConfig) -> SolverOptions:
+    """The optimiser's knobs from `territories:` in config/plan.yaml (seeded from the plan seed)."""
+    t = cfg.territories
+    return SolverOptions(
+        tolerance=t.balance_tolerance,
+        target=min(t.balance_target, t.balance_tolerance),
+        disruption_weight=t.disruption_weight,
+        candidates=t.candidates,
+        max_iterations=t.max_iterations,
+        time_limit_seconds=t.time_limit_seconds,
+        seed=cfg.seed,
+    )
+
+
+def rep_centres(reps: pd.DataFrame, roles: list[str]) -> dict[str, pd.DataFrame]:
+    """Fixed centres: one territory per rep of each geographic role, centred on the rep's home base."""
+    out = {}
+    for role in roles:
+        pool = reps[(reps["role"] == role) & reps["home_lat"].notna()].sort_values("rep_id")
+        if len(pool):
+            out[role] = pd.DataFrame(
+                {
+                    "territory_id": territory_ids(role, len(pool)),
+                    "lat": pool["home_lat"].to_numpy(),
+                    "lon": pool["home_lon"].to_numpy(),
+                }
+            )
+    return out
+
+
 @dg.asset(
     group_name="planning",
     deps=[
@@ -64,6 +104,7 @@ order by w.account_id
     check_specs=[
         dg.AssetCheckSpec("every_account_assigned_once", asset="territory_design", blocking=True),
         dg.AssetCheckSpec("workload_within_tolerance", asset="territory_design", blocking=True),
+        dg.AssetCheckSpec("locks_honoured", asset="territory_design", blocking=True),
     ],
 )
 def territory_design(
@@ -80,21 +121,44 @@ def territory_design(
     counts = {r: int(n) for r, n in zip(headcount["role"], headcount["headcount"], strict=True) if n > 0}
     counts.update(cfg.territories.count)
     previous = read_published(plan_config.published_dir(), "account_plan")
-    if config.kind == "quarterly" and previous is not None:
-        design = assign_new_accounts(
-            accounts,
-            previous.rename(columns={"coverage_role": "role"}),
-            cfg.territories.geographic_roles,
-            cfg.territories.balance_tolerance,
-        )
-    else:
-        if config.kind == "quarterly":
-            context.log.warning(
-                "quarterly run with no published plan to keep: designing territories from scratch"
+    opts = solver_options(cfg)
+    measures = [MEASURE_COLUMNS[m] for m in cfg.territories.measures]
+    locks = dict(cfg.territories.locks)
+    reps = warehouse.query_df(
+        "select rep_id, rep_role as role, home_lat, home_lon from staging.stg_crm__reps"
+    )
+    try:
+        if config.kind == "quarterly" and previous is not None:
+            design = assign_new_accounts(
+                accounts,
+                previous.rename(columns={"coverage_role": "role"}),
+                cfg.territories.geographic_roles,
+                cfg.territories.balance_tolerance,
+                options=opts,
+                measures=measures,
+                locks=locks,
             )
-        design = design_territories(
-            accounts, counts, cfg.territories.geographic_roles, cfg.territories.balance_tolerance
-        )
+        else:
+            if config.kind == "quarterly":
+                context.log.warning(
+                    "quarterly run with no published plan to keep: designing territories from scratch"
+                )
+            centres = (
+                rep_centres(reps, cfg.territories.geographic_roles) if cfg.territories.fixed_centres else None
+            )
+            design = design_territories(
+                accounts,
+                counts,
+                cfg.territories.geographic_roles,
+                cfg.territories.balance_tolerance,
+                options=opts,
+                measures=measures,
+                previous=previous[["account_id", "territory_id"]] if previous is not None else None,
+                locks=locks,
+                centres=centres,
+            )
+    except TerritoryDesignError as exc:
+        raise dg.Failure(description=str(exc)) from None
     assignment = design.assignment.assign(run_id=context.run.run_id)
     if previous is not None:
         prev = previous[["account_id", "territory_id"]].rename(
@@ -104,13 +168,23 @@ def territory_design(
     else:
         assignment["previous_territory_id"] = None
     warehouse.write_table("planning", "territory_assignment", assignment)
-    reps = warehouse.query_df(
-        "select rep_id, rep_role as role, home_lat, home_lon from staging.stg_crm__reps"
-    )
     territories = staff_territories(design.territories, reps, cfg.territories.geographic_roles)
     warehouse.write_table("planning", "territories", territories.assign(run_id=context.run.run_id))
     warehouse.write_table(
         "planning", "design_metrics", pd.DataFrame([{**design.metrics, "run_id": context.run.run_id}])
+    )
+    report_path = plan_config.published_dir() / "report.html"
+    write_report(
+        report_path,
+        accounts=design.accounts,
+        territories=territories,
+        reps=reps,
+        segments=warehouse.query_df(
+            "select size_tier, coverage_tier, count(*) as accounts from ml.account_segments group by 1, 2"
+        ),
+        headcount=warehouse.query_df("select * from planning.coverage_summary order by role"),
+        metrics=design.metrics,
+        title=f"covplan {config.kind} plan — run {context.run.run_id[:8]}",
     )
 
     yield dg.MaterializeResult(
@@ -118,6 +192,8 @@ def territory_design(
             **figures(design.metrics),
             "vacant_territories": dg.MetadataValue.int(int(territories["owner_rep_id"].isna().sum())),
             "territories_table": dg.MetadataValue.md(preview(design.territories.round(3), rows=20)),
+            "report": dg.MetadataValue.path(str(report_path)),
+            "report_url": dg.MetadataValue.url(report_path.resolve().as_uri()),
         }
     )
     n_assigned = assignment["account_id"].nunique()
@@ -146,6 +222,12 @@ def territory_design(
         description=None
         if design.metrics["territories_outside_tolerance"] == 0
         else "territories outside the tolerance: raise territories.balance_tolerance or set territories.count in config/plan.yaml",
+    )
+
+    yield dg.AssetCheckResult(
+        check_name="locks_honoured",
+        passed=bool(design.metrics["locks_honoured"] == design.metrics["locks"] == len(locks)),
+        metadata={"locks": len(locks), "honoured": int(design.metrics["locks_honoured"])},
     )
 
 
