@@ -10,7 +10,7 @@ import hashlib
 import json
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import pandas as pd
 import yaml
@@ -181,10 +181,15 @@ class CompanyTarget(_Strict):
 class GoalsConfig(_Strict):
     company_target: CompanyTarget = CompanyTarget()
     growth_share: float = Field(0.5, ge=0, le=1)
+    method: Literal["bottom_up", "top_down", "blend"] = "bottom_up"
+    blend_top_down_weight: float = Field(0.5, ge=0, le=1)
+    max_growth_over_baseline: float | None = Field(None, gt=-1)
 
 
 class PublishConfig(_Strict):
     dir: str = "data/published"
+    keep_last: int = Field(8, ge=1, le=1000)
+    postgres_schema: str = Field("covplan", pattern=r"^[a-z_][a-z0-9_]*$")
 
 
 class PlanConfig(_Strict):
