@@ -370,3 +370,29 @@ def publish_postgres(duckdb_path: str | Path, url: str, schema: str = "covplan")
         src.close()
         shutil.rmtree(tmpdir, ignore_errors=True)
     return counts
+
+
+def read_goals_in_force(out_dir: str | Path):
+    """The territory goals (in cents) and company target of the published plan in force, for a
+    quarterly run to keep the elapsed quarters; None when nothing is published yet."""
+    from planning.goals import GoalsInForce
+
+    path = Path(out_dir) / "plan.duckdb"
+    if not path.exists():
+        return None
+    con = duckdb.connect(str(path), read_only=True)
+    try:
+        if not _has_table(con, "latest_territory_goals"):
+            return None
+        goals = con.execute(
+            "select quarter_start, fiscal_year, fiscal_quarter, territory_id, "
+            "cast(round(goal * 100) as bigint) as goal_cents, set_in_plan_id from latest_territory_goals"
+        ).df()
+        target = con.execute(
+            "select cast(round(company_target * 100) as bigint) from latest_plan_runs"
+        ).fetchall()
+    finally:
+        con.close()
+    if not len(goals) or not target:
+        return None
+    return GoalsInForce(goals, int(target[0][0]))

@@ -6,10 +6,13 @@ import pandas as pd
 from ml.growth import train_and_score
 from ml.segments import assign_coverage, assign_segments
 from orchestration.metadata import figures, preview
+from orchestration.partitions import ONE_PLAN_PER_RUN, quarterly_partitions
 from orchestration.resources import PlanConfigResource, Warehouse
 
 
 @dg.asset(
+    partitions_def=quarterly_partitions,
+    backfill_policy=ONE_PLAN_PER_RUN,
     group_name="ml",
     deps=[dg.AssetKey(["marts", "fct_account_features"])],
     kinds={"scikit-learn", "duckdb"},
@@ -66,6 +69,8 @@ order by a.account_id
 
 
 @dg.asset(
+    partitions_def=quarterly_partitions,
+    backfill_policy=ONE_PLAN_PER_RUN,
     group_name="ml",
     deps=[
         growth_scores,

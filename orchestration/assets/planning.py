@@ -5,6 +5,7 @@ import pandas as pd
 
 from orchestration.assets.ml import account_segments
 from orchestration.metadata import figures, preview
+from orchestration.partitions import ONE_PLAN_PER_RUN, quarterly_partitions
 from orchestration.resources import PlanConfigResource, Warehouse
 from planning.publish import read_published
 from planning.territories import assign_new_accounts, design_territories, staff_territories
@@ -18,6 +19,8 @@ class PlanKindConfig(dg.Config):
 
 
 @dg.asset(
+    partitions_def=quarterly_partitions,
+    backfill_policy=ONE_PLAN_PER_RUN,
     group_name="planning",
     deps=[account_segments, dg.AssetKey(["staging", "stg_crm__reps"])],
     kinds={"pandas", "duckdb"},
@@ -53,6 +56,8 @@ order by w.account_id
 
 
 @dg.asset(
+    partitions_def=quarterly_partitions,
+    backfill_policy=ONE_PLAN_PER_RUN,
     group_name="planning",
     deps=[
         account_workload_hours,
