@@ -16,13 +16,18 @@ from orchestration.assets import goals, ingest, ml, planning, publish, warehouse
 from orchestration.progress import progress_logger  # noqa: E402
 from orchestration.resources import build_resources  # noqa: E402
 
-quality = dg.Definitions(
-    asset_checks=[suite_check(transactions_suite(), asset="raw_transactions", table="raw.transactions")]
-)
+
+def _quality() -> dg.Definitions:
+    # built in a function: `dagster dev` / `-m orchestration.definitions` refuse a module with two
+    # module-level Definitions objects
+    return dg.Definitions(
+        asset_checks=[suite_check(transactions_suite(), asset="raw_transactions", table="raw.transactions")]
+    )
+
 
 defs = dg.Definitions.merge(
     dg.Definitions(assets=[ingest.demo_source]),
-    quality,
+    _quality(),
     warehouse.defs,
     ml.defs,
     planning.defs,

@@ -157,8 +157,18 @@ def test_scenario_is_published_beside_the_plan_and_compared(yearly, tmp_path):
 
 
 def test_backfilled_quarter_uses_no_later_data_and_quarterly_keeps_elapsed_goals(tmp_path):
+    # the growth model needs 9 quarterly cut-offs before the as-of date: a fourth year of demo history
+    # makes 2026-04-01 plannable
+    import yaml
+
+    from planning.config import DEFAULT_CONFIG_PATH
+
+    raw = yaml.safe_load(DEFAULT_CONFIG_PATH.read_text())
+    raw["demo"]["years"] = 4
+    config = tmp_path / "plan.yaml"
+    config.write_text(yaml.safe_dump(raw))
     out = tmp_path / "backfill"
-    proc = run_cli("--as-of", "2026-04-01", out=out)
+    proc = run_cli("--as-of", "2026-04-01", "--config", str(config), out=out)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     with _pub(out) as con:
         run = con.execute("select plan_id, as_of_date from latest_plan_runs").fetchone()
@@ -181,7 +191,7 @@ def test_backfilled_quarter_uses_no_later_data_and_quarterly_keeps_elapsed_goals
     check = published.merge(expected, on="account_id", how="left").fillna({"revenue": 0.0})
     assert check["revenue_t12m"].to_numpy() == pytest.approx(check["revenue"].to_numpy(), abs=0.01)
 
-    proc = run_cli("--kind", "quarterly", "--as-of", "2026-07-01", out=out)
+    proc = run_cli("--kind", "quarterly", "--as-of", "2026-07-01", "--config", str(config), out=out)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     with _pub(out) as con:
         q = con.execute("select plan_id, kind, as_of_date, company_target from latest_plan_runs").fetchone()
