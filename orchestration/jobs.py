@@ -53,9 +53,10 @@ def _plan_schedule(name: str, job: dg.UnresolvedAssetJobDefinition, cron: str, t
     @dg.schedule(name=name, job=job, cron_schedule=cron, execution_timezone=timezone)
     def _schedule(context: dg.ScheduleEvaluationContext):
         """Run the partition of the quarter the tick fires in (as of that quarter's first day)."""
-        key = quarterly_partitions.get_last_partition_key(current_time=context.scheduled_execution_time)
-        if key is None:
+        keys = quarterly_partitions.get_partition_keys(current_time=context.scheduled_execution_time)
+        if not keys:
             return dg.SkipReason("no quarterly partition yet: see schedules.first_as_of_date")
+        key = keys[-1]
         return dg.RunRequest(run_key=f"{name}:{key}", partition_key=key)
 
     return _schedule

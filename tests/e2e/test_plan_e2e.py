@@ -176,7 +176,7 @@ def test_backfilled_quarter_uses_no_later_data_and_quarterly_keeps_elapsed_goals
         yearly_goals = con.execute(
             "select territory_id, quarter_start, goal from latest_territory_goals"
         ).df()
-        before = con.execute("select account_id, territory_id from latest_account_plan").df()
+        before = con.execute("select account_id, territory_id, coverage_role from latest_account_plan").df()
     assert str(run[1]) == "2026-04-01" and run[0].startswith("yearly-20260401-")
     with duckdb.connect(str(out / "warehouse.duckdb"), read_only=True) as wh:
         last_raw = wh.execute("select max(order_date) from raw.transactions").fetchone()[0]
@@ -196,18 +196,25 @@ def test_backfilled_quarter_uses_no_later_data_and_quarterly_keeps_elapsed_goals
     with _pub(out) as con:
         q = con.execute("select plan_id, kind, as_of_date, company_target from latest_plan_runs").fetchone()
         after = con.execute(
-            "select account_id, territory_id, changed, plan_id, goal from latest_account_plan"
+            "select account_id, territory_id, coverage_role, changed, plan_id, goal from latest_account_plan"
         ).df()
+        roles = dict(con.execute("select territory_id, role from latest_territories").fetchall())
         goals = con.execute(
             "select territory_id, quarter_start, goal, set_in_plan_id from latest_territory_goals"
         ).df()
         kept = {r[0] for r in con.execute("select plan_id from plan_history").fetchall()}
     assert q[1] == "quarterly" and str(q[2]) == "2026-07-01" and kept == {run[0], q[0]}
-    # accounts keep their territories
+    # accounts keep their territories unless rescoring moved them to another coverage role; then they go
+    # to a territory of their new role, and `changed` flags exactly the moved accounts
     merged = before.merge(after, on="account_id", suffixes=("_before", "_after"))
     assert len(merged) == len(before)
-    assert (merged["territory_id_before"] == merged["territory_id_after"]).all()
-    assert not after["changed"].any()
+    same_role = merged["coverage_role_before"] == merged["coverage_role_after"]
+    assert same_role.mean() > 0.8
+    kept = merged[same_role]
+    assert (kept["territory_id_before"] == kept["territory_id_after"]).all()
+    assert (merged["territory_id_after"].map(roles) == merged["coverage_role_after"]).all()
+    moved = merged["territory_id_before"] != merged["territory_id_after"]
+    assert (merged["changed"] == moved).all()
     # the elapsed quarter keeps the yearly plan's goals; the rest of the year's target is re-goaled
     elapsed = goals[goals["quarter_start"].astype(str) == "2026-04-01"]
     assert (elapsed["set_in_plan_id"] == run[0]).all()

@@ -42,7 +42,7 @@ def webserver(tmp_path_factory):
     home = tmp_path_factory.mktemp("dagster_home")
     (home / "dagster.yaml").write_text((ROOT / "deploy" / "local" / "dagster.yaml").read_text())
     port = _free_port()
-    log = open(home / "webserver.log", "w")
+    log = open(home / "webserver.log", "w")  # noqa: SIM115 -- open for the whole fixture, closed below
     exe = Path(sys.executable).with_name("dagster-webserver")
     env = {
         **os.environ,
