@@ -95,22 +95,22 @@ def grouped_largest_remainder(weights: np.ndarray, groups: np.ndarray, totals: p
 
     A group whose weights sum to zero splits its total evenly; ties go to the earlier row.
     """
-    df = pd.DataFrame({"g": groups, "w": np.asarray(weights, dtype=float).clip(min=0)})
-    by = df.groupby("g", sort=False)["w"]
-    wsum = by.transform("sum").to_numpy()
-    size = by.transform("size").to_numpy()
-    total = df["g"].map(totals).to_numpy(dtype=np.int64)
-    share = np.divide(df["w"].to_numpy(), wsum, out=1.0 / size, where=wsum > 0)
-    exact = share * total
-    base = np.minimum(np.floor(exact), total).astype(np.int64)
-    short = total - pd.Series(base).groupby(df["g"].to_numpy(), sort=False).transform("sum").to_numpy()
-    order = pd.DataFrame({"g": df["g"].to_numpy(), "r": -(exact - base), "i": np.arange(len(df))})
-    order = order.sort_values(["g", "r", "i"], kind="stable")
-    rank = np.empty(len(df), dtype=np.int64)
-    rank[order["i"].to_numpy()] = order.groupby("g", sort=False).cumcount().to_numpy()
-    out = base + (rank < short).astype(np.int64)
-    check = pd.Series(out).groupby(df["g"].to_numpy()).sum()
-    if not (check == totals.reindex(check.index)).all():  # float rounding beyond one unit per row
+    codes, uniques = pd.factorize(np.asarray(groups), sort=False)
+    k, n = len(uniques), len(codes)
+    w = np.nan_to_num(np.asarray(weights, dtype=float)).clip(min=0)
+    tot = totals.reindex(uniques).to_numpy(dtype=np.int64)
+    wsum = np.bincount(codes, weights=w, minlength=k)[codes]
+    size = np.bincount(codes, minlength=k)[codes]
+    share = np.divide(w, wsum, out=1.0 / size, where=wsum > 0)
+    exact = share * tot[codes]
+    base = np.minimum(np.floor(exact), tot[codes]).astype(np.int64)
+    short = tot - np.rint(np.bincount(codes, weights=base, minlength=k)).astype(np.int64)
+    order = np.lexsort((np.arange(n), -(exact - base), codes))  # by group, largest remainder first
+    sorted_codes = codes[order]
+    rank = np.empty(n, dtype=np.int64)
+    rank[order] = np.arange(n) - np.searchsorted(sorted_codes, np.arange(k))[sorted_codes]
+    out = base + (rank < short[codes]).astype(np.int64)
+    if not np.array_equal(np.rint(np.bincount(codes, weights=out, minlength=k)).astype(np.int64), tot):
         raise GoalError("goal rounding did not close; report this with the plan config")
     return out
 
