@@ -8,8 +8,8 @@ from planning.config import PROJECT_ROOT
 
 
 def test_local_instance_is_sqlite_without_telemetry(tmp_path, monkeypatch):
-    monkeypatch.delenv("DAGSTER_HOME", raising=False)
-    home = settings.ensure_dagster_home(tmp_path / "home")
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "home"))  # restored after the test
+    home = settings.ensure_dagster_home()
     assert (home / "dagster.yaml").read_text() == settings.LOCAL_INSTANCE_YAML.read_text()
     with dg.DagsterInstance.from_config(str(home)) as instance:
         assert type(instance.run_storage).__name__ == "SqliteRunStorage"
