@@ -1,6 +1,8 @@
 """`covplan` command line: build a plan with the same Dagster job the schedules run.
 
     covplan plan [--size small|default|N] [--kind yearly|quarterly] [--out DIR] [--config FILE]
+                 [--as-of YYYY-MM-DD] [--scenario NAME --set key=value ...]
+    covplan compare PLAN_A PLAN_B [--out DIR]      covplan docs [--out DIR]
 
 The run is recorded in a persistent Dagster home (project-local `.dagster_home`, or DIR/dagster_home
 with --out), so it shows in `uv run dagster dev` afterwards.
@@ -26,6 +28,7 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")  # HistGradientBoosting on 2 cores
 COMMAND_MODULES: list[str] = [
     "orchestration.cli_growth",
     "orchestration.cli_territories",
+    "orchestration.cli_publish",
 ]
 
 
@@ -51,6 +54,9 @@ def _parser() -> argparse.ArgumentParser:
         help="put warehouse, published plan and Dagster home under this folder",
     )
     plan.add_argument("--config", type=Path, default=None, help="plan config (default config/plan.yaml)")
+    from orchestration.cli_publish import add_plan_arguments
+
+    add_plan_arguments(plan)
     plan.set_defaults(func=cmd_plan)
     prep = sub.add_parser(
         "prepare", help="parse the dbt project so the Dagster definitions can load (CI does this)"
@@ -89,28 +95,35 @@ def prepare_dbt(force: bool = False) -> None:
         dbt_project.preparer.prepare(dbt_project)
 
 
-def _summary(published_dir: Path) -> None:
+def _summary(published_dir: Path, run_id: str) -> None:
     import duckdb
 
     con = duckdb.connect(str(published_dir / "plan.duckdb"), read_only=True)
     try:
         run = con.execute(
             "select plan_id, kind, as_of_date, company_target, model_metrics, territory_metrics "
-            "from plan_runs"
+            "from plan_runs where dagster_run_id = ?",
+            [run_id],
         ).fetchone()
+        plan = run[0]
         accounts, changed = con.execute(
-            "select count(*), count(*) filter (where changed) from account_plan"
+            "select count(*), count(*) filter (where changed) from account_plan where plan_id = ?", [plan]
         ).fetchone()
         terr = con.execute(
             "select count(*), max(abs(balance_deviation)), count(*) filter (where owner_rep_id is null) "
-            "from territories"
+            "from territories where plan_id = ?",
+            [plan],
         ).fetchone()
         tiers = con.execute(
-            "select coverage_tier, count(*) from account_plan group by 1 order by 2 desc"
+            "select coverage_tier, count(*) from account_plan where plan_id = ? group by 1 order by 2 desc",
+            [plan],
         ).fetchall()
         heads = con.execute(
-            "select role, headcount, reps_on_staff from coverage_summary where accounts > 0 order by role"
+            "select role, headcount, reps_on_staff from coverage_summary where accounts > 0 and plan_id = ? "
+            "order by role",
+            [plan],
         ).fetchall()
+        in_force = con.execute("select plan_id from plan_history where in_force").fetchall()
     finally:
         con.close()
     import json
@@ -129,6 +142,7 @@ def _summary(published_dir: Path) -> None:
     )
     print("  coverage tiers     " + ", ".join(f"{t} {n:,}" for t, n in tiers))
     print("  headcount          " + ", ".join(f"{r} {h} (on staff {s})" for r, h, s in heads))
+    print(f"  plan in force      {in_force[0][0] if in_force else 'none'} (the latest_* views)")
     print(f"\npublished: {published_dir / 'plan.duckdb'}")
     print(f"           {published_dir / 'parquet'}/<table>.parquet")
 
@@ -138,10 +152,13 @@ def cmd_plan(args: argparse.Namespace) -> int:
 
     home = _set_locations(args)
     from orchestration import settings
+    from orchestration.cli_publish import plan_run_choices
     from planning.config import load_config
 
     try:
         cfg = load_config(settings.config_path())
+        choices = plan_run_choices(args, cfg)
+        cfg = choices.config
         if args.size is not None:
             from sources.demo import resolve_size
 
@@ -151,7 +168,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
         return 2
 
     t0 = time.perf_counter()
-    print(f"covplan plan: {args.kind} plan, demo size {args.size or cfg.demo.size}")
+    print(f"covplan plan: {choices.label}, as of {choices.as_of}, demo size {args.size or cfg.demo.size}")
     print(f"  warehouse {settings.warehouse_path()}\n  dagster home {home}")
     prepare_dbt()
     import dagster as dg
@@ -162,14 +179,20 @@ def cmd_plan(args: argparse.Namespace) -> int:
 
     job = defs.resolve_job_def(f"{args.kind}_plan")
     dbt_nodes = len(dbt_warehouse.keys) + len(dbt_warehouse.check_keys)
-    run_config = kind_config(args.kind)
+    run_config = kind_config(args.kind, choices.scenario)
+    run_config["resources"] = choices.resources
     run_config["ops"]["demo_source"] = {"config": {"size": str(args.size or "")}}
     run_config["loggers"] = {"covplan_progress": {"config": {"dbt_nodes": dbt_nodes}}}
     log_path = settings.warehouse_path().parent / "logs" / "last_run.log"
     log_path.parent.mkdir(parents=True, exist_ok=True)
     print(f"  full log (dbt output) {log_path}")
     with dg.DagsterInstance.get() as instance, open(log_path, "w") as log, redirect_stdout(log):
-        result = job.execute_in_process(run_config=run_config, instance=instance, raise_on_error=False)
+        result = job.execute_in_process(
+            run_config=run_config,
+            instance=instance,
+            raise_on_error=False,
+            partition_key=choices.partition_key,
+        )
     took = time.perf_counter() - t0
     if not result.success:
         print(
@@ -184,7 +207,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
     print(
         f"\n{args.kind} plan built in {took:.0f} s (Dagster run {result.run_id[:8]}; see it with `uv run dagster dev`)"
     )
-    _summary(settings.published_dir(cfg.publish.dir))
+    _summary(settings.published_dir(cfg.publish.dir), result.run_id)
     return 0
 
 

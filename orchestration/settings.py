@@ -15,6 +15,7 @@ from planning.config import DEFAULT_CONFIG_PATH, PROJECT_ROOT
 
 DEFAULT_WAREHOUSE = "data/warehouse.duckdb"
 DEFAULT_DAGSTER_HOME = PROJECT_ROOT / ".dagster_home"
+LOCAL_INSTANCE_YAML = PROJECT_ROOT / "deploy" / "local" / "dagster.yaml"
 
 
 def _absolute(value: str | Path) -> Path:
@@ -48,8 +49,8 @@ def ensure_dagster_home(home: Path | None = None) -> Path:
     home = _absolute(home or os.environ.get("DAGSTER_HOME") or DEFAULT_DAGSTER_HOME)
     home.mkdir(parents=True, exist_ok=True)
     instance_yaml = home / "dagster.yaml"
-    if not instance_yaml.exists():
-        instance_yaml.write_text("telemetry:\n  enabled: false\n")
+    if not instance_yaml.exists():  # the committed local instance config: SQLite storage, telemetry off
+        instance_yaml.write_text(LOCAL_INSTANCE_YAML.read_text())
     os.environ["DAGSTER_HOME"] = str(home)
     return home
 

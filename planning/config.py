@@ -10,7 +10,7 @@ import hashlib
 import json
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import pandas as pd
 import yaml
@@ -58,6 +58,14 @@ class SchedulesConfig(_Strict):
     timezone: str = "UTC"
     yearly_cron: str = "0 5 1 1 *"
     quarterly_cron: str = "0 5 1 1,4,7,10 *"
+    first_as_of_date: date = date(2025, 1, 1)  # the first quarterly partition (a quarter start)
+
+    @field_validator("first_as_of_date")
+    @classmethod
+    def _quarter_start(cls, value: date) -> date:
+        if value.day != 1 or value.month not in (1, 4, 7, 10):
+            raise ValueError(f"{value} is not a quarter start (YYYY-01-01, -04-01, -07-01 or -10-01)")
+        return value
 
     @field_validator("yearly_cron", "quarterly_cron")
     @classmethod
@@ -232,10 +240,15 @@ class CompanyTarget(_Strict):
 class GoalsConfig(_Strict):
     company_target: CompanyTarget = CompanyTarget()
     growth_share: float = Field(0.5, ge=0, le=1)
+    method: Literal["bottom_up", "top_down", "blend"] = "bottom_up"
+    blend_top_down_weight: float = Field(0.5, ge=0, le=1)
+    max_growth_over_baseline: float | None = Field(None, gt=-1)
 
 
 class PublishConfig(_Strict):
     dir: str = "data/published"
+    keep_last: int = Field(8, ge=1, le=1000)
+    postgres_schema: str = Field("covplan", pattern=r"^[a-z_][a-z0-9_]*$")
 
 
 class PlanConfig(_Strict):

@@ -1,16 +1,25 @@
-"""Publish a plan: a DuckDB file swapped in atomically for BI readers, and one Parquet file per table.
+"""Publish a plan: a DuckDB file swapped in atomically for BI readers, Parquet, and optionally PostgreSQL.
 
 The published contract (DESIGN.md) is assembled inside DuckDB from the warehouse's `ml` and `planning`
-tables, straight into a new database file beside the old one, which is then `os.replace`d over it: a
-reader that has the old file open keeps a consistent snapshot, a new reader sees the whole new plan,
-never half of one. Parquet files are written from the new file and replaced the same way.
+tables, straight into a new database file beside the old one; the rows of the plans kept from the old
+file (the newest `keep_last`, and always the plan in force) are copied in, and the new file is then
+`os.replace`d over the old: a reader that has the old file open keeps a consistent snapshot, a new
+reader sees the whole new file, never half of one.
+
+Every table holds the rows of several plans, told apart by `plan_id`. The views `latest_<table>` show
+the plan in force: the non-scenario plan with the latest as-of date (the newest run on ties), so a
+backfilled past quarter or a scenario never replaces the current plan. `plan_history` lists the kept
+plans. Parquet holds the plan in force only (`parquet/<table>.parquet`, one file per table, like the
+`latest_` views) plus `parquet/plan_history.parquet`; readers wanting older plans use the DuckDB file.
 """
 
 from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass
+import shutil
+import tempfile
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import duckdb
@@ -24,7 +33,8 @@ CONTRACT_SQL: dict[str, str] = {
     "plan_runs": """
         select plan_id, kind, as_of_date, created_at, dagster_run_id, code_version, config_hash,
                cast(company_target_cents * 0.01 as decimal(18, 2)) as company_target,
-               input_row_counts, model_metrics, territory_metrics
+               input_row_counts, model_metrics, territory_metrics,
+               scenario_name, config_overrides, goal_metrics
         from plan_meta""",
     "account_plan": """
         select m.plan_id, m.dagster_run_id as run_id, a.account_id, a.account_name, a.industry, a.city, a.state,
@@ -62,7 +72,8 @@ CONTRACT_SQL: dict[str, str] = {
         order by t.territory_id""",
     "territory_goals": """
         select m.plan_id, g.territory_id, g.fiscal_year, g.fiscal_quarter, g.quarter_start,
-               cast(g.goal_cents * 0.01 as decimal(18, 2)) as goal
+               cast(g.goal_cents * 0.01 as decimal(18, 2)) as goal,
+               coalesce(g.set_in_plan_id, m.plan_id) as set_in_plan_id
         from planning.territory_goals g cross join plan_meta m
         order by g.territory_id, g.quarter_start""",
     "coverage_summary": """
@@ -70,6 +81,23 @@ CONTRACT_SQL: dict[str, str] = {
                c.headcount, c.reps_on_staff, c.hiring_gap
         from planning.coverage_summary c cross join plan_meta m
         order by c.role""",
+}
+
+
+# The plan in force: the newest as-of date among yearly and quarterly plans, then the newest run.
+IN_FORCE_SQL = """
+    select plan_id from plan_runs where kind <> 'scenario'
+    order by as_of_date desc, created_at desc limit 1"""
+
+VIEWS_SQL: dict[str, str] = {
+    **{
+        f"latest_{name}": f'select * from "{name}" where plan_id = ({IN_FORCE_SQL})'
+        for name in PUBLISHED_TABLES
+    },
+    "plan_history": f"""
+        select plan_id, kind, scenario_name, as_of_date, created_at, dagster_run_id, code_version,
+               config_hash, company_target, plan_id = ({IN_FORCE_SQL}) as in_force
+        from plan_runs order by created_at desc""",
 }
 
 
@@ -87,14 +115,44 @@ class PublishError(RuntimeError):
 class Published:
     duckdb_path: Path
     parquet_dir: Path
-    row_counts: dict[str, int]
+    row_counts: dict[str, int]  # rows of the new plan per table
+    kept_plans: list[str] = field(default_factory=list)  # every plan_id in the file, newest first
+    in_force: str | None = None
+    dropped_plans: list[str] = field(default_factory=list)
 
 
-def publish_plan(con: duckdb.DuckDBPyConnection, plan_meta: dict, out_dir: str | Path) -> Published:
+def _columns(con: duckdb.DuckDBPyConnection, catalog: str, table: str) -> list[str]:
+    return [
+        r[0]
+        for r in con.execute(
+            "select column_name from information_schema.columns "
+            "where table_catalog = ? and table_name = ? order by ordinal_position",
+            [catalog, table],
+        ).fetchall()
+    ]
+
+
+def _plans_to_keep(con: duckdb.DuckDBPyConnection, keep_last: int) -> list[str]:
+    """The newest `keep_last` plans of `pub.plan_runs` by run time, plus the plan in force."""
+    runs = con.execute(
+        "select plan_id, kind, as_of_date, created_at from pub.plan_runs order by created_at desc"
+    ).df()
+    keep = runs["plan_id"].head(keep_last).tolist()
+    current = runs[runs["kind"] != "scenario"].sort_values(["as_of_date", "created_at"], ascending=False)
+    if len(current) and current["plan_id"].iloc[0] not in keep:
+        keep.append(current["plan_id"].iloc[0])
+    return keep
+
+
+def publish_plan(
+    con: duckdb.DuckDBPyConnection, plan_meta: dict, out_dir: str | Path, keep_last: int = 8
+) -> Published:
     """Write the plan contract from the warehouse behind `con` to `out_dir/plan.duckdb` and `out_dir/parquet/`.
 
     `plan_meta`: plan_id, kind, as_of_date, created_at, dagster_run_id, code_version, config_hash,
-    company_target_cents and the dicts input_row_counts, model_metrics, territory_metrics (stored as JSON).
+    company_target_cents, scenario_name and the dicts input_row_counts, model_metrics,
+    territory_metrics, goal_metrics, config_overrides (stored as JSON). Plans already published are
+    kept (the newest `keep_last` in all, and always the plan in force).
     """
     out = Path(out_dir)
     parquet_dir = out / "parquet"
@@ -104,12 +162,15 @@ def publish_plan(con: duckdb.DuckDBPyConnection, plan_meta: dict, out_dir: str |
     for stale in (tmp, Path(f"{tmp}.wal")):
         stale.unlink(missing_ok=True)
 
+    meta = {"scenario_name": None, "config_overrides": {}, "goal_metrics": {}, **plan_meta}
     meta = {
-        k: (json.dumps(v, sort_keys=True, default=str) if isinstance(v, dict) else v)
-        for k, v in plan_meta.items()
+        k: (json.dumps(v, sort_keys=True, default=str) if isinstance(v, dict) else v) for k, v in meta.items()
     }
     con.register("plan_meta_df", pd.DataFrame([meta]))
-    con.execute("create or replace temp table plan_meta as select * from plan_meta_df")
+    con.execute(
+        "create or replace temp table plan_meta as select * replace (cast(scenario_name as varchar) "
+        "as scenario_name) from plan_meta_df"
+    )
     con.unregister("plan_meta_df")
     con.execute(f"attach '{tmp}' as pub")
     try:
@@ -117,13 +178,23 @@ def publish_plan(con: duckdb.DuckDBPyConnection, plan_meta: dict, out_dir: str |
         for name in PUBLISHED_TABLES:
             con.execute(f'create table pub."{name}" as {CONTRACT_SQL[name]}')
             counts[name] = scalar(con, f'select count(*) from pub."{name}"')
+        if counts["account_plan"] == 0:
+            raise PublishError("the plan has no accounts; the previous published plan is kept")
+        dropped = _copy_kept_plans(con, target, meta["plan_id"], keep_last)
+        for name, sql in VIEWS_SQL.items():
+            con.execute(f'create view pub."{name}" as {sql}')
+        kept = [r[0] for r in con.execute("select plan_id from pub.plan_history").fetchall()]
+        in_force = next(
+            iter(con.execute("select plan_id from pub.plan_history where in_force").fetchall()), [None]
+        )[0]
         con.execute("checkpoint pub")
-    finally:
-        con.execute("detach pub")
-        con.execute("drop table if exists plan_meta")
-    if counts["account_plan"] == 0:
+    except BaseException:
+        con.execute("detach database if exists pub")
         Path(tmp).unlink(missing_ok=True)
-        raise PublishError("the plan has no accounts; the previous published plan is kept")
+        raise
+    finally:
+        con.execute("drop table if exists plan_meta")
+    con.execute("detach database if exists pub")
 
     # A .wal left by a crashed writer of the old file would not match the new file: drop it first.
     Path(f"{target}.wal").unlink(missing_ok=True)
@@ -131,22 +202,201 @@ def publish_plan(con: duckdb.DuckDBPyConnection, plan_meta: dict, out_dir: str |
 
     reader = duckdb.connect(str(target), read_only=True)
     try:
-        for name in PUBLISHED_TABLES:
+        for name in [*PUBLISHED_TABLES, "plan_history"]:
+            source = "plan_history" if name == "plan_history" else f"latest_{name}"
             part = parquet_dir / f".{name}.parquet.tmp-{os.getpid()}"
-            reader.execute(f"copy \"{name}\" to '{part}' (format parquet)")
+            reader.execute(f"copy (select * from \"{source}\") to '{part}' (format parquet)")
             os.replace(part, parquet_dir / f"{name}.parquet")
     finally:
         reader.close()
-    return Published(target, parquet_dir, counts)
+    return Published(target, parquet_dir, counts, kept, in_force, dropped)
+
+
+def _copy_kept_plans(
+    con: duckdb.DuckDBPyConnection, target: Path, new_plan: str, keep_last: int
+) -> list[str]:
+    """Copy the rows of the plans to keep from the current published file into `pub`; returns the
+    plan_ids dropped. Columns are matched by name: a column the old file lacks is left empty."""
+    if not target.exists():
+        return []
+    try:
+        con.execute(f"attach '{target}' as old (read_only)")
+    except duckdb.Error as exc:
+        raise PublishError(
+            f"{target}: cannot open the published plan to carry its history ({exc}); "
+            "move the file away to start a new history"
+        ) from None
+    try:
+        old_tables = {
+            r[0]
+            for r in con.execute(
+                "select table_name from information_schema.tables where table_catalog = 'old'"
+            ).fetchall()
+        }
+        if "plan_runs" not in old_tables:
+            return []
+        old_plans = [r[0] for r in con.execute("select distinct plan_id from old.plan_runs").fetchall()]
+        old_plans = [p for p in old_plans if p != new_plan]
+        new_cols = _columns(con, "pub", "plan_runs")
+        common = [c for c in _columns(con, "old", "plan_runs") if c in new_cols]
+        cols = ", ".join(f'"{c}"' for c in common)
+        con.execute(
+            f"insert into pub.plan_runs ({cols}) select {cols} from old.plan_runs where plan_id <> ?",
+            [new_plan],
+        )
+        keep = _plans_to_keep(con, keep_last)
+        con.execute("delete from pub.plan_runs where not list_contains(?, plan_id)", [keep])
+        for name in PUBLISHED_TABLES[1:]:
+            if name not in old_tables:
+                continue
+            new_cols = _columns(con, "pub", name)
+            common = [c for c in _columns(con, "old", name) if c in new_cols]
+            cols = ", ".join(f'"{c}"' for c in common)
+            con.execute(
+                f'insert into pub."{name}" ({cols}) select {cols} from old."{name}" '
+                "where list_contains(?, plan_id) and plan_id <> ?",
+                [keep, new_plan],
+            )
+        return sorted(set(old_plans) - set(keep))
+    finally:
+        con.execute("detach old")
+
+
+def _has_table(con: duckdb.DuckDBPyConnection, name: str) -> bool:
+    return bool(scalar(con, f"select count(*) from information_schema.tables where table_name = '{name}'"))
 
 
 def read_published(out_dir: str | Path, table: str) -> pd.DataFrame | None:
-    """The published table of the current plan, or None when nothing has been published yet."""
+    """The published table of the plan in force (its `latest_` view), or None when nothing has been
+    published yet."""
     path = Path(out_dir) / "plan.duckdb"
     if not path.exists():
         return None
     con = duckdb.connect(str(path), read_only=True)
     try:
-        return con.execute(f'select * from "{table}"').df()
+        name = f"latest_{table}" if _has_table(con, f"latest_{table}") else table
+        return con.execute(f'select * from "{name}"').df()
     finally:
         con.close()
+
+
+def read_plan(out_dir: str | Path, table: str, plan_id: str) -> pd.DataFrame:
+    """One published table of one kept plan; PublishError names the kept plans when it is not there."""
+    path = Path(out_dir) / "plan.duckdb"
+    if not path.exists():
+        raise PublishError(f"{path}: no published plan yet; run `covplan plan` first")
+    con = duckdb.connect(str(path), read_only=True)
+    try:
+        kept = [
+            r[0] for r in con.execute("select plan_id from plan_runs order by created_at desc").fetchall()
+        ]
+        if plan_id == "latest":
+            plan_id = next(iter(con.execute(IN_FORCE_SQL).fetchall()), [None])[0]
+        if plan_id not in kept:
+            raise PublishError(
+                f"{path}: plan {plan_id!r} is not kept there; kept plans: {', '.join(kept) or 'none'}"
+            )
+        return con.execute(f'select * from "{table}" where plan_id = ?', [plan_id]).df()
+    finally:
+        con.close()
+
+
+# DuckDB column types → PostgreSQL; anything else stops the publish with the column's name.
+_PG_TYPES = {
+    "VARCHAR": "text",
+    "BOOLEAN": "boolean",
+    "DOUBLE": "double precision",
+    "FLOAT": "real",
+    "BIGINT": "bigint",
+    "INTEGER": "integer",
+    "SMALLINT": "smallint",
+    "HUGEINT": "numeric(38, 0)",
+    "DATE": "date",
+    "TIMESTAMP": "timestamp",
+    "TIMESTAMP WITH TIME ZONE": "timestamptz",
+}
+
+
+def _pg_type(duck_type: str, where: str) -> str:
+    if duck_type.startswith("DECIMAL"):
+        return duck_type.replace("DECIMAL", "numeric")
+    if duck_type in _PG_TYPES:
+        return _PG_TYPES[duck_type]
+    raise PublishError(f"{where}: DuckDB type {duck_type} has no PostgreSQL mapping in planning.publish")
+
+
+def publish_postgres(duckdb_path: str | Path, url: str, schema: str = "covplan") -> dict[str, int]:
+    """Copy every table of the published DuckDB file (all kept plans) to PostgreSQL `schema`, and the
+    `latest_` / `plan_history` views, in ONE transaction.
+
+    Each table is loaded into `<table>__new`, then the old table is dropped and the new one renamed,
+    all before the commit: a reader sees the previous plan set or the new one, never a mix (PostgreSQL
+    DDL is transactional; a reader blocked on the swap reads the new table after the commit).
+    `url`: a SQLAlchemy or libpq URL. Returns the rows copied per table.
+    """
+    import psycopg
+    import sqlalchemy as sa
+
+    conninfo = sa.engine.make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+    src = duckdb.connect(str(duckdb_path), read_only=True)
+    counts: dict[str, int] = {}
+    tmpdir = tempfile.mkdtemp(prefix="covplan-pg-")
+    try:
+        with psycopg.connect(conninfo) as pg, pg.transaction():
+            pg.execute(f'create schema if not exists "{schema}"')
+            for view in VIEWS_SQL:
+                pg.execute(f'drop view if exists "{schema}"."{view}"')
+            for name in PUBLISHED_TABLES:
+                cols = src.execute(f'describe "{name}"').fetchall()
+                ddl = ", ".join(f'"{c[0]}" {_pg_type(c[1], f"{name}.{c[0]}")}' for c in cols)
+                pg.execute(f'drop table if exists "{schema}"."{name}__new"')
+                pg.execute(f'create table "{schema}"."{name}__new" ({ddl})')
+                csv = Path(tmpdir) / f"{name}.csv"
+                src.execute(f"copy \"{name}\" to '{csv}' (format csv, header false)")
+                sql = f'copy "{schema}"."{name}__new" from stdin (format csv)'
+                with pg.cursor().copy(sql) as copy, open(csv, "rb") as fh:
+                    while block := fh.read(1 << 20):
+                        copy.write(block)
+                counts[name] = src.execute(f'select count(*) from "{name}"').fetchall()[0][0]
+            for name in PUBLISHED_TABLES:
+                pg.execute(f'drop table if exists "{schema}"."{name}"')
+                pg.execute(f'alter table "{schema}"."{name}__new" rename to "{name}"')
+            pg.execute(f'set local search_path to "{schema}"')
+            for view, sql in VIEWS_SQL.items():
+                pg.execute(f'create view "{schema}"."{view}" as {sql}')
+    except psycopg.Error as exc:
+        raise PublishError(
+            f"PostgreSQL publish to schema {schema!r} failed and was rolled back ({exc}); "
+            "check COVPLAN_PUBLISH_PG_URL, the role's rights, and that no view of your own depends on "
+            "the published tables (drop it, publish, then recreate it)"
+        ) from None
+    finally:
+        src.close()
+        shutil.rmtree(tmpdir, ignore_errors=True)
+    return counts
+
+
+def read_goals_in_force(out_dir: str | Path):
+    """The territory goals (in cents) and company target of the published plan in force, for a
+    quarterly run to keep the elapsed quarters; None when nothing is published yet."""
+    from planning.goals import GoalsInForce
+
+    path = Path(out_dir) / "plan.duckdb"
+    if not path.exists():
+        return None
+    con = duckdb.connect(str(path), read_only=True)
+    try:
+        if not _has_table(con, "latest_territory_goals"):
+            return None
+        goals = con.execute(
+            "select quarter_start, fiscal_year, fiscal_quarter, territory_id, "
+            "cast(round(goal * 100) as bigint) as goal_cents, set_in_plan_id from latest_territory_goals"
+        ).df()
+        target = con.execute(
+            "select cast(round(company_target * 100) as bigint) from latest_plan_runs"
+        ).fetchall()
+    finally:
+        con.close()
+    if not len(goals) or not target:
+        return None
+    return GoalsInForce(goals, int(target[0][0]))

@@ -1,30 +1,41 @@
-"""Planning group, goals: territory goals from the accounts, scaled to the company target (schema `planning`)."""
+"""Planning group, goals: territory goals from the accounts, set to the company target (schema `planning`)."""
 
 import dagster as dg
 import numpy as np
 import pandas as pd
 
 from orchestration.assets.ml import growth_scores
-from orchestration.assets.planning import territory_design
+from orchestration.assets.planning import PlanKindConfig, territory_design
 from orchestration.metadata import preview
+from orchestration.partitions import ONE_PLAN_PER_RUN, quarterly_partitions
 from orchestration.resources import PlanConfigResource, Warehouse
 from planning.goals import set_goals
+from planning.publish import read_goals_in_force
 
 
 @dg.asset(
+    partitions_def=quarterly_partitions,
+    backfill_policy=ONE_PLAN_PER_RUN,
     group_name="planning",
     deps=[territory_design, growth_scores, dg.AssetKey(["marts", "fct_quarterly_revenue"])],
     kinds={"pandas", "duckdb"},
     metadata={"table": "planning.territory_goals"},
     check_specs=[dg.AssetCheckSpec("goals_sum_to_target", asset="territory_goals", blocking=True)],
 )
-def territory_goals(warehouse: Warehouse, plan_config: PlanConfigResource):
-    """Bottom-up account goals (run-rate + a share of predicted growth) scaled to the company target,
-    summed per territory and phased by the history's seasonality."""
+def territory_goals(
+    context: dg.AssetExecutionContext,
+    config: PlanKindConfig,
+    warehouse: Warehouse,
+    plan_config: PlanConfigResource,
+):
+    """Account goals by the configured method (bottom-up, top-down by potential, or a blend), capped
+    per territory, set to the company target, summed per territory and phased by the history's
+    seasonality. A quarterly run keeps the elapsed quarters' goals of the plan in force."""
     cfg = plan_config.load()
     accounts = warehouse.query_df("""
         select t.account_id, t.territory_id, v.revenue_t12m,
-               coalesce(s.expected_revenue_next_4q, v.revenue_t12m) as expected_revenue_next_4q
+               coalesce(s.expected_revenue_next_4q, v.revenue_t12m) as expected_revenue_next_4q,
+               coalesce(s.potential, v.revenue_t12m) as potential
         from planning.territory_assignment t
         join marts.fct_account_value v using (account_id)
         left join ml.account_scores s using (account_id)
@@ -33,28 +44,68 @@ def territory_goals(warehouse: Warehouse, plan_config: PlanConfigResource):
     as_of = warehouse.query_df("select max(as_of_date) as as_of from marts.fct_account_value")["as_of"].iloc[
         0
     ]
+    in_force = read_goals_in_force(plan_config.published_dir()) if config.kind == "quarterly" else None
     goals = set_goals(
-        accounts, quarterly, cfg.goals, pd.Timestamp(as_of).date(), cfg.plan.fiscal_year_start_month
+        accounts, quarterly, cfg.goals, pd.Timestamp(as_of).date(), cfg.plan.fiscal_year_start_month, in_force
     )
     warehouse.write_table("planning", "account_goals", goals.account_goals)
-    warehouse.write_table("planning", "territory_goals", goals.territory_goals)
+    tg = goals.territory_goals
+    if "set_in_plan_id" not in tg:
+        tg = tg.assign(set_in_plan_id=None)
+    tg = tg.assign(set_in_plan_id=tg["set_in_plan_id"].astype("string"))
+    warehouse.write_table(
+        "planning",
+        "territory_goals",
+        tg[
+            [
+                "quarter_start",
+                "fiscal_year",
+                "fiscal_quarter",
+                "territory_id",
+                "goal_cents",
+                "carried",
+                "set_in_plan_id",
+            ]
+        ],
+        date_columns=["quarter_start"],
+    )
+    metrics = {
+        "method": cfg.goals.method,
+        "company_target": goals.company_target_cents / 100,
+        "set_by_this_plan": goals.set_cents / 100,
+        "carried_quarters": int(tg.loc[tg["carried"], "quarter_start"].nunique()),
+        "capped_territories": len(goals.capped_territories),
+    }
+    warehouse.write_table(
+        "planning", "goal_metrics", pd.DataFrame([{**metrics, "run_id": context.run.run_id}])
+    )
 
-    total = int(goals.territory_goals["goal_cents"].sum())
+    total = int(tg["goal_cents"].sum())
     yield dg.MaterializeResult(
         metadata={
+            "method": cfg.goals.method,
             "company_target": dg.MetadataValue.float(goals.company_target_cents / 100),
-            "territories": dg.MetadataValue.int(goals.territory_goals["territory_id"].nunique()),
+            "set_by_this_plan": dg.MetadataValue.float(goals.set_cents / 100),
+            "carried_quarters": dg.MetadataValue.int(metrics["carried_quarters"]),
+            "territories": dg.MetadataValue.int(tg["territory_id"].nunique()),
+            "capped_territories": dg.MetadataValue.text(", ".join(goals.capped_territories) or "none"),
             "seasonality_q1_q4": dg.MetadataValue.text(", ".join(f"{s:.3f}" for s in goals.seasonality)),
-            "preview": dg.MetadataValue.md(preview(goals.territory_goals, rows=8)),
+            "rows": dg.MetadataValue.int(len(tg)),
+            "preview": dg.MetadataValue.md(preview(tg, rows=8)),
         }
     )
     yield dg.AssetCheckResult(
         check_name="goals_sum_to_target",
         passed=bool(
-            total == goals.company_target_cents == int(goals.account_goals["goal_cents"].sum())
-            and np.all(goals.territory_goals["goal_cents"] >= 0)
+            total == goals.company_target_cents
+            and goals.set_cents == int(goals.account_goals["goal_cents"].sum())
+            and np.all(tg["goal_cents"] >= 0)
         ),
-        metadata={"target_cents": goals.company_target_cents, "territory_goal_cents": total},
+        metadata={
+            "target_cents": goals.company_target_cents,
+            "territory_goal_cents": total,
+            "account_goal_cents": int(goals.account_goals["goal_cents"].sum()),
+        },
     )
 
 

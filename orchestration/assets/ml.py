@@ -12,6 +12,7 @@ from ml.overrides import AUDIT_COLUMNS, apply_overrides, read_overrides
 from ml.segments import assign_coverage, assign_overlays, assign_segments, explain_coverage
 from orchestration import settings
 from orchestration.metadata import figures, preview
+from orchestration.partitions import ONE_PLAN_PER_RUN, quarterly_partitions
 from orchestration.resources import PlanConfigResource, Warehouse
 
 FEATURES_SQL = """
@@ -27,6 +28,8 @@ from staging.stg_erp__transactions
 
 
 @dg.asset(
+    partitions_def=quarterly_partitions,
+    backfill_policy=ONE_PLAN_PER_RUN,
     group_name="ml",
     deps=[
         dg.AssetKey(["marts", "fct_account_features"]),
@@ -142,6 +145,8 @@ order by a.account_id
 
 
 @dg.asset(
+    partitions_def=quarterly_partitions,
+    backfill_policy=ONE_PLAN_PER_RUN,
     group_name="ml",
     deps=[
         growth_scores,

@@ -5,6 +5,7 @@ import pandas as pd
 
 from orchestration.assets.ml import account_segments
 from orchestration.metadata import figures, preview
+from orchestration.partitions import ONE_PLAN_PER_RUN, quarterly_partitions
 from orchestration.resources import PlanConfigResource, Warehouse
 from planning.config import PlanConfig
 from planning.publish import read_published
@@ -28,6 +29,8 @@ class PlanKindConfig(dg.Config):
 
 
 @dg.asset(
+    partitions_def=quarterly_partitions,
+    backfill_policy=ONE_PLAN_PER_RUN,
     group_name="planning",
     deps=[account_segments, dg.AssetKey(["staging", "stg_crm__reps"])],
     kinds={"pandas", "duckdb"},
@@ -93,6 +96,8 @@ def rep_centres(reps: pd.DataFrame, roles: list[str]) -> dict[str, pd.DataFrame]
 
 
 @dg.asset(
+    partitions_def=quarterly_partitions,
+    backfill_policy=ONE_PLAN_PER_RUN,
     group_name="planning",
     deps=[
         account_workload_hours,

@@ -8,6 +8,7 @@ import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, dbt_assets
 
 from orchestration.dbt_project import dbt_project
+from orchestration.partitions import ONE_PLAN_PER_RUN, quarterly_partitions
 from orchestration.resources import PlanConfigResource
 
 
@@ -33,14 +34,22 @@ class CovplanDbtTranslator(DagsterDbtTranslator):
 translator = CovplanDbtTranslator(settings=DagsterDbtTranslatorSettings(enable_asset_checks=True))
 
 
-@dbt_assets(manifest=dbt_project.manifest_path, dagster_dbt_translator=translator, name="dbt_warehouse")
+@dbt_assets(
+    manifest=dbt_project.manifest_path,
+    dagster_dbt_translator=translator,
+    name="dbt_warehouse",
+    partitions_def=quarterly_partitions,
+    backfill_policy=ONE_PLAN_PER_RUN,
+)
 def dbt_warehouse(context: dg.AssetExecutionContext, dbt: DbtCliResource, plan_config: PlanConfigResource):
-    """All staging, intermediate and mart models and their tests in one `dbt build` (each call costs seconds)."""
+    """All staging, intermediate and mart models and their tests in one `dbt build` (each call costs seconds),
+    as of the partition's quarter start: the marts see no data on or after it."""
     cfg = plan_config.load()
     # The lifecycle rule in fct_account_value uses the same lapsed threshold as the segments.
     dbt_vars = {"lapsed_after_days": cfg.segments.lapsed_after_days}
-    if cfg.plan.as_of_date:
-        dbt_vars["as_of_date"] = cfg.plan.as_of_date.isoformat()
+    as_of = context.partition_key if context.has_partition_key else cfg.plan.as_of_date
+    if as_of:
+        dbt_vars["as_of_date"] = str(as_of)
     yield from dbt.cli(["build", "--vars", json.dumps(dbt_vars)], context=context).stream()
 
 

@@ -99,3 +99,94 @@ def test_zero_baseline_is_a_clear_error():
         set_goals(
             accounts, pd.DataFrame({"quarter_start": [], "revenue": []}), GoalsConfig(), date(2026, 1, 1), 1
         )
+
+
+def _four_accounts():
+    return pd.DataFrame(
+        {
+            "account_id": ["a", "b", "c", "d"],
+            "territory_id": ["T1", "T1", "T2", "T3"],
+            "revenue_t12m": [100.0, 100.0, 100.0, 100.0],
+            "expected_revenue_next_4q": [100.0, 100.0, 100.0, 100.0],
+            "potential": [100.0, 300.0, 400.0, 200.0],
+        }
+    )
+
+
+EVEN = pd.DataFrame(
+    {
+        "quarter_start": pd.to_datetime(["2025-01-01", "2025-04-01", "2025-07-01", "2025-10-01"]),
+        "revenue": [1.0, 1.0, 1.0, 1.0],
+    }
+)
+
+
+def test_top_down_allocates_the_target_by_potential():
+    cfg = GoalsConfig(company_target=CompanyTarget(amount=1000.0), method="top_down")
+    goals = set_goals(_four_accounts(), EVEN, cfg, date(2026, 1, 1), 1)
+    g = goals.account_goals.set_index("account_id")["goal_cents"]
+    assert g.to_dict() == {"a": 10000, "b": 30000, "c": 40000, "d": 20000}
+    per_t = goals.territory_goals.groupby("territory_id")["goal_cents"].sum().to_dict()
+    assert per_t == {"T1": 40000, "T2": 40000, "T3": 20000}
+
+
+def test_blend_mixes_bottom_up_and_top_down_shares():
+    cfg = GoalsConfig(company_target=CompanyTarget(amount=1000.0), method="blend", blend_top_down_weight=0.5)
+    goals = set_goals(_four_accounts(), EVEN, cfg, date(2026, 1, 1), 1)
+    g = goals.account_goals.set_index("account_id")["goal_cents"]
+    # bottom-up shares 0.25 each; top-down 0.1/0.3/0.4/0.2 → blend 0.175/0.275/0.325/0.225
+    assert g.to_dict() == {"a": 17500, "b": 27500, "c": 32500, "d": 22500}
+
+
+def test_growth_cap_redistributes_what_it_removes_and_still_sums_exactly():
+    # top-down would give T2 400 on a 100 baseline; a 50 % cap holds it at 150 and the 250 it loses
+    # goes to T1 and T3 in proportion to their shares (400:200)
+    cfg = GoalsConfig(
+        company_target=CompanyTarget(amount=1000.0), method="top_down", max_growth_over_baseline=0.5
+    )
+    accounts = _four_accounts().assign(revenue_t12m=[300.0, 300.0, 100.0, 300.0])
+    goals = set_goals(accounts, EVEN, cfg, date(2026, 1, 1), 1)
+    per_t = goals.territory_goals.groupby("territory_id")["goal_cents"].sum()
+    assert per_t["T2"] == 15000
+    assert per_t.sum() == 100000 == goals.account_goals["goal_cents"].sum()
+    assert per_t["T1"] == pytest.approx(40000 + 25000 * 2 / 3, abs=1)
+    assert per_t["T3"] == pytest.approx(20000 + 25000 / 3, abs=1)
+    assert goals.capped_territories == ["T2"]
+    # accounts inside T1 still split T1's goal by potential (1:3)
+    g = goals.account_goals.set_index("account_id")["goal_cents"]
+    assert g["a"] + g["b"] == per_t["T1"] and abs(g["b"] - 3 * g["a"]) <= 3
+
+
+def test_caps_that_cannot_hold_the_target_are_a_clear_error():
+    cfg = GoalsConfig(company_target=CompanyTarget(amount=1000.0), max_growth_over_baseline=0.1)
+    with pytest.raises(GoalError, match="max_growth_over_baseline"):
+        set_goals(_four_accounts(), EVEN, cfg, date(2026, 1, 1), 1)
+
+
+def test_quarterly_run_regoals_only_the_remaining_quarters():
+    from planning.goals import GoalsInForce
+
+    cfg = GoalsConfig(company_target=CompanyTarget(amount=1000.0))
+    yearly = set_goals(_four_accounts(), EVEN, cfg, date(2026, 1, 1), 1)
+    in_force = GoalsInForce(yearly.territory_goals, yearly.company_target_cents)
+    # the quarter after: accounts b and d now predict more growth
+    later = _four_accounts().assign(expected_revenue_next_4q=[100.0, 500.0, 100.0, 300.0])
+    q = set_goals(
+        later, EVEN, GoalsConfig(company_target=CompanyTarget(amount=5000.0)), date(2026, 4, 1), 1, in_force
+    )
+    tg = q.territory_goals
+    first = tg[tg["quarter_start"] == date(2026, 1, 1)].set_index("territory_id")["goal_cents"]
+    before = yearly.territory_goals[yearly.territory_goals["quarter_start"] == date(2026, 1, 1)]
+    assert first.to_dict() == before.set_index("territory_id")["goal_cents"].to_dict()
+    assert tg.loc[tg["quarter_start"] == date(2026, 1, 1), "carried"].all()
+    assert not tg.loc[tg["quarter_start"] > date(2026, 1, 1), "carried"].any()
+    # the year's target is the plan in force's, not the changed config amount
+    assert q.company_target_cents == 100000 == tg["goal_cents"].sum()
+    assert q.set_cents == 100000 - first.sum() == q.account_goals["goal_cents"].sum()
+    assert sorted(tg["quarter_start"].unique()) == [date(2026, m, 1) for m in (1, 4, 7, 10)]
+    # the remaining goals follow the new predictions: T3 (d grows) gains against its yearly share
+    rest = tg[~tg["carried"]].groupby("territory_id")["goal_cents"].sum()
+    assert rest["T3"] / rest.sum() > 0.25
+    # a run past the plan year sets a whole new year from config
+    nxt = set_goals(later, EVEN, cfg, date(2027, 1, 1), 1, in_force)
+    assert not nxt.territory_goals["carried"].any() and nxt.company_target_cents == 100000

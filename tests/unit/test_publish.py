@@ -1,0 +1,216 @@
+"""Versioned publishing: kept plans, `latest_` views, atomic swaps (DuckDB) and one-transaction PostgreSQL."""
+
+import threading
+import time
+from datetime import date, datetime
+
+import duckdb
+import pandas as pd
+import pytest
+
+import planning.publish as pub
+from planning.publish import PublishError, publish_plan, publish_postgres, read_plan, read_published
+
+# The real contract selects read a whole warehouse; these stand-ins keep the publish mechanics under test.
+SIMPLE_SQL = {
+    "plan_runs": pub.CONTRACT_SQL["plan_runs"],
+    "account_plan": "select m.plan_id, a.account_id, a.territory_id, a.goal from acc a cross join plan_meta m",
+    "territories": "select m.plan_id, a.territory_id, sum(a.goal) as goal from acc a cross join plan_meta m group by all",
+    "territory_goals": "select m.plan_id, a.territory_id, date '2026-10-01' as quarter_start, sum(a.goal) as goal "
+    "from acc a cross join plan_meta m group by all",
+    "coverage_summary": "select m.plan_id, 'field' as role, count(*) as headcount from acc a cross join plan_meta m group by all",
+}
+
+
+@pytest.fixture
+def warehouse(monkeypatch):
+    monkeypatch.setattr(pub, "CONTRACT_SQL", SIMPLE_SQL)
+    con = duckdb.connect()
+    yield con
+    con.close()
+
+
+def _publish(
+    con, out, plan_id, kind="yearly", as_of=date(2026, 10, 1), accounts=3, keep_last=8, created=None
+):
+    con.execute(
+        f"create or replace table acc as select 'A' || i as account_id, 'T' || (i % 2) as territory_id, "
+        f"cast(i * 10 as decimal(18, 2)) as goal from range({accounts}) t(i)"
+    )
+    meta = {
+        "plan_id": plan_id,
+        "kind": kind,
+        "as_of_date": as_of,
+        "created_at": created or datetime.now(),
+        "dagster_run_id": "run-" + plan_id,
+        "code_version": "test",
+        "config_hash": "abc",
+        "company_target_cents": 100,
+        "input_row_counts": {"accounts": accounts},
+        "model_metrics": {},
+        "territory_metrics": {},
+        "scenario_name": "s1" if kind == "scenario" else None,
+    }
+    return publish_plan(con, meta, out, keep_last=keep_last)
+
+
+def test_plans_are_kept_and_latest_views_show_the_plan_in_force(warehouse, tmp_path):
+    _publish(warehouse, tmp_path, "y1", accounts=3, created=datetime(2026, 1, 1))
+    first = read_published(tmp_path, "account_plan")
+    assert set(first["plan_id"]) == {"y1"} and len(first) == 3
+    _publish(
+        warehouse,
+        tmp_path,
+        "q1",
+        kind="quarterly",
+        as_of=date(2027, 1, 1),
+        accounts=4,
+        created=datetime(2026, 2, 1),
+    )
+    # a scenario and a backfilled past quarter are kept but do not become the plan in force
+    _publish(
+        warehouse,
+        tmp_path,
+        "s1",
+        kind="scenario",
+        as_of=date(2027, 1, 1),
+        accounts=5,
+        created=datetime(2026, 3, 1),
+    )
+    out = _publish(
+        warehouse, tmp_path, "b1", as_of=date(2026, 4, 1), accounts=6, created=datetime(2026, 4, 1)
+    )
+    assert out.in_force == "q1" and out.row_counts["account_plan"] == 6
+    with duckdb.connect(str(tmp_path / "plan.duckdb"), read_only=True) as con:
+        rows = dict(con.execute("select plan_id, count(*) from account_plan group by 1").fetchall())
+        latest = con.execute("select distinct plan_id from latest_account_plan").fetchall()
+        history = con.execute("select plan_id, in_force from plan_history").fetchall()
+    assert rows == {"y1": 3, "q1": 4, "s1": 5, "b1": 6}
+    assert latest == [("q1",)]
+    assert history == [("b1", False), ("s1", False), ("q1", True), ("y1", False)]
+    parquet = pd.read_parquet(tmp_path / "parquet" / "account_plan.parquet")
+    assert set(parquet["plan_id"]) == {"q1"} and len(parquet) == 4
+    assert len(pd.read_parquet(tmp_path / "parquet" / "plan_history.parquet")) == 4
+    assert len(read_plan(tmp_path, "account_plan", "s1")) == 5
+    with pytest.raises(PublishError, match="kept plans: b1, s1, q1, y1"):
+        read_plan(tmp_path, "account_plan", "nope")
+
+
+def test_keep_last_drops_the_oldest_but_never_the_plan_in_force(warehouse, tmp_path):
+    _publish(warehouse, tmp_path, "y1", as_of=date(2027, 1, 1), created=datetime(2026, 1, 1), keep_last=2)
+    _publish(warehouse, tmp_path, "s1", kind="scenario", created=datetime(2026, 2, 1), keep_last=2)
+    _publish(warehouse, tmp_path, "s2", kind="scenario", created=datetime(2026, 3, 1), keep_last=2)
+    out = _publish(warehouse, tmp_path, "s3", kind="scenario", created=datetime(2026, 4, 1), keep_last=2)
+    assert out.kept_plans == ["s3", "s2", "y1"] and out.dropped_plans == ["s1"] and out.in_force == "y1"
+    with duckdb.connect(str(tmp_path / "plan.duckdb"), read_only=True) as con:
+        ids = {r[0] for r in con.execute("select distinct plan_id from territory_goals").fetchall()}
+    assert ids == {"s3", "s2", "y1"}
+
+
+def test_an_empty_plan_is_refused_and_the_published_file_untouched(warehouse, tmp_path):
+    _publish(warehouse, tmp_path, "y1")
+    before = (tmp_path / "plan.duckdb").read_bytes()
+    with pytest.raises(PublishError, match="no accounts"):
+        _publish(warehouse, tmp_path, "y2", accounts=0)
+    assert (tmp_path / "plan.duckdb").read_bytes() == before
+    assert not list(tmp_path.glob(".plan.duckdb.tmp-*"))
+
+
+def test_reader_holding_the_old_file_keeps_its_snapshot(warehouse, tmp_path):
+    import subprocess
+    import sys
+
+    _publish(warehouse, tmp_path, "y1", accounts=3)
+    # a reader in another process opens the file, we publish, it still reads the old plan consistently
+    script = (
+        "import duckdb, sys, time\n"
+        f"con = duckdb.connect(r'{tmp_path / 'plan.duckdb'}', read_only=True)\n"
+        "print(con.execute('select count(*) from latest_account_plan').fetchall()[0][0], flush=True)\n"
+        "sys.stdin.readline()\n"
+        "print(con.execute('select count(*), min(plan_id) from latest_account_plan').fetchall()[0], flush=True)\n"
+    )
+    reader = subprocess.Popen(
+        [sys.executable, "-c", script], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
+    assert reader.stdout.readline().strip() == "3"
+    _publish(warehouse, tmp_path, "y2", accounts=7, as_of=date(2027, 1, 1))
+    reader.stdin.write("\n")
+    reader.stdin.flush()
+    assert reader.stdout.readline().strip() == "(3, 'y1')"
+    reader.wait(timeout=30)
+    assert set(read_published(tmp_path, "account_plan")["plan_id"]) == {"y2"}
+
+
+def test_postgres_publish_swaps_in_one_transaction(warehouse, tmp_path, pg_database):
+    import sqlalchemy as sa
+
+    plans = []
+    for i in range(4):  # four plan files, of different sizes, to publish in turn
+        out = tmp_path / f"p{i}"
+        _publish(warehouse, out, f"y{i}", accounts=2000 * (i + 1), as_of=date(2026 + i, 1, 1))
+        plans.append(out / "plan.duckdb")
+    expected = {f"y{i}": 2000 * (i + 1) for i in range(4)}
+    publish_postgres(plans[0], pg_database, schema="covplan")
+
+    engine = sa.create_engine(pg_database)
+    seen, errors, stop = [], [], threading.Event()
+
+    def read_loop():
+        try:
+            with engine.connect() as con:
+                while not stop.is_set():
+                    # one statement = one snapshot: the plan in force, the ids and the rows of its accounts
+                    row = con.execute(
+                        sa.text(
+                            "select (select plan_id from covplan.latest_plan_runs), "
+                            "(select count(distinct plan_id) from covplan.latest_account_plan), "
+                            "(select min(plan_id) from covplan.latest_account_plan), "
+                            "(select count(*) from covplan.latest_account_plan)"
+                        )
+                    ).one()
+                    con.commit()
+                    seen.append(tuple(row))
+        except Exception as exc:  # surfaced by the assertion below
+            errors.append(exc)
+
+    reader = threading.Thread(target=read_loop)
+    reader.start()
+    for path in plans[1:]:
+        time.sleep(0.2)
+        publish_postgres(path, pg_database, schema="covplan")
+    time.sleep(0.3)
+    stop.set()
+    reader.join(timeout=60)
+    engine.dispose()
+    assert not errors, errors
+    assert len(seen) > 10
+    for run_plan, n_ids, account_plan, n_rows in seen:
+        assert n_ids == 1 and account_plan == run_plan and n_rows == expected[run_plan]
+    assert {s[0] for s in seen} >= {"y0", "y3"}
+    with sa.create_engine(pg_database).connect() as con:
+        final = con.execute(sa.text("select plan_id, in_force from covplan.plan_history")).all()
+        goal = con.execute(sa.text("select sum(goal) from covplan.account_plan")).scalar()
+    assert final == [("y3", True)]
+    assert goal == sum(i * 10 for i in range(8000))
+
+
+def test_postgres_publish_failure_rolls_back_and_keeps_the_old_plan(warehouse, tmp_path, pg_database):
+    import sqlalchemy as sa
+
+    _publish(warehouse, tmp_path / "a", "y1", accounts=3)
+    _publish(warehouse, tmp_path / "b", "y2", accounts=5, as_of=date(2027, 1, 1))
+    publish_postgres(tmp_path / "a" / "plan.duckdb", pg_database)
+    engine = sa.create_engine(pg_database)
+    with engine.begin() as con:  # a BI user's own view on the table blocks dropping it
+        con.execute(sa.text("create view public.my_report as select * from covplan.account_plan"))
+    with pytest.raises(PublishError, match="rolled back"):
+        publish_postgres(tmp_path / "b" / "plan.duckdb", pg_database)
+    with engine.connect() as con:
+        rows = con.execute(
+            sa.text("select plan_id, count(*) from covplan.latest_account_plan group by 1")
+        ).all()
+        leftovers = con.execute(
+            sa.text("select count(*) from information_schema.tables where table_name like '%%__new'")
+        ).scalar()
+    engine.dispose()
+    assert rows == [("y1", 3)] and leftovers == 0
