@@ -1,6 +1,7 @@
 """`covplan` command line: build a plan with the same Dagster job the schedules run.
 
     covplan plan [--size small|default|N] [--kind yearly|quarterly] [--out DIR] [--config FILE]
+                 [--input-dir DIR]
 
 The run is recorded in a persistent Dagster home (project-local `.dagster_home`, or DIR/dagster_home
 with --out), so it shows in `uv run dagster dev` afterwards.
@@ -48,6 +49,12 @@ def _parser() -> argparse.ArgumentParser:
         help="put warehouse, published plan and Dagster home under this folder",
     )
     plan.add_argument("--config", type=Path, default=None, help="plan config (default config/plan.yaml)")
+    plan.add_argument(
+        "--input-dir",
+        type=Path,
+        default=None,
+        help="build the plan on a file-drop folder (accounts + transactions as CSV/Parquet) instead of the demo",
+    )
     plan.set_defaults(func=cmd_plan)
     prep = sub.add_parser(
         "prepare", help="parse the dbt project so the Dagster definitions can load (CI does this)"
@@ -148,7 +155,8 @@ def cmd_plan(args: argparse.Namespace) -> int:
         return 2
 
     t0 = time.perf_counter()
-    print(f"covplan plan: {args.kind} plan, demo size {args.size or cfg.demo.size}")
+    source = f"files in {args.input_dir}" if args.input_dir else f"demo size {args.size or cfg.demo.size}"
+    print(f"covplan plan: {args.kind} plan, {source}")
     print(f"  warehouse {settings.warehouse_path()}\n  dagster home {home}")
     prepare_dbt()
     import dagster as dg
@@ -160,7 +168,10 @@ def cmd_plan(args: argparse.Namespace) -> int:
     job = defs.resolve_job_def(f"{args.kind}_plan")
     dbt_nodes = len(dbt_warehouse.keys) + len(dbt_warehouse.check_keys)
     run_config = kind_config(args.kind)
-    run_config["ops"]["demo_source"] = {"config": {"size": str(args.size or "")}}
+    ingest = {"size": str(args.size or "")}
+    if args.input_dir:
+        ingest.update(source="files", input_dir=str(args.input_dir.resolve()))
+    run_config["ops"]["ingest_source"] = {"config": ingest}
     run_config["loggers"] = {"covplan_progress": {"config": {"dbt_nodes": dbt_nodes}}}
     log_path = settings.warehouse_path().parent / "logs" / "last_run.log"
     log_path.parent.mkdir(parents=True, exist_ok=True)
@@ -168,6 +179,10 @@ def cmd_plan(args: argparse.Namespace) -> int:
     with dg.DagsterInstance.get() as instance, open(log_path, "w") as log, redirect_stdout(log):
         result = job.execute_in_process(run_config=run_config, instance=instance, raise_on_error=False)
     took = time.perf_counter() - t0
+    source_error = _source_error(result) if not result.success else None
+    if source_error:
+        print(f"covplan: {source_error}", file=sys.stderr)
+        return 2
     if not result.success:
         print(
             f"\ncovplan: the {args.kind} plan failed after {took:.0f} s; nothing new was published.",
@@ -183,6 +198,17 @@ def cmd_plan(args: argparse.Namespace) -> int:
     )
     _summary(settings.published_dir(cfg.publish.dir))
     return 0
+
+
+def _source_error(result) -> str | None:
+    """The one-line message of a SourceFileError (a file-level input problem) that failed the run."""
+    for event in result.get_step_failure_events():
+        error = event.step_failure_data.error
+        while error is not None:
+            if error.cls_name == "SourceFileError":
+                return error.message.strip().removeprefix("sources.contract.SourceFileError: ")
+            error = error.cause
+    return None
 
 
 def main(argv: list[str] | None = None) -> int:

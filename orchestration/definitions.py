@@ -11,7 +11,7 @@ os.environ.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
 
 from data_quality.checks import suite_check  # noqa: E402
 from data_quality.suites import transactions_suite  # noqa: E402
-from orchestration import jobs  # noqa: E402
+from orchestration import jobs, sensors  # noqa: E402
 from orchestration.assets import goals, ingest, ml, planning, publish, warehouse  # noqa: E402
 from orchestration.progress import progress_logger  # noqa: E402
 from orchestration.resources import build_resources  # noqa: E402
@@ -21,7 +21,7 @@ quality = dg.Definitions(
 )
 
 defs = dg.Definitions.merge(
-    dg.Definitions(assets=[ingest.demo_source]),
+    dg.Definitions(assets=[ingest.ingest_source]),
     quality,
     warehouse.defs,
     ml.defs,
@@ -29,5 +29,6 @@ defs = dg.Definitions.merge(
     goals.defs,
     publish.defs,
     jobs.build_defs(),
+    sensors.build_defs(),
     dg.Definitions(resources=build_resources(), loggers={"covplan_progress": progress_logger}),
 )
