@@ -80,10 +80,10 @@ def _reader(path: Path, fmt=None) -> str:
     if path.suffix.lower() == ".parquet":
         return f"read_parquet({p})"
     delim = fmt.delimiter.replace("\t", "\\t")
+    columns = "{" + ", ".join("'" + c.replace("'", "''") + "': 'VARCHAR'" for c in fmt.header) + "}"
     return (
-        f"read_csv({p}, all_varchar = true, header = true, delim = E'{delim}', quote = '\"', "
-        f"escape = '\"', encoding = '{fmt.encoding}', strict_mode = true, "
-        "null_padding = false)"
+        f"read_csv({p}, columns = {columns}, header = true, auto_detect = false, delim = E'{delim}', "
+        f"quote = '\"', escape = '\"', encoding = '{fmt.encoding}', strict_mode = true, null_padding = false)"
     )
 
 
@@ -97,8 +97,11 @@ def _csv_error(path: Path, exc: Exception) -> SourceFileError:
             f"{path}: unreadable encoding{where} (not valid UTF-8 although the start of the file is); "
             "save the whole file as UTF-8"
         )
-    first = next((ln.strip() for ln in text.splitlines() if "Expected Number of Columns" in ln), None)
-    problem = first or text.splitlines()[0].split(":", 1)[-1].strip()
+    counts = re.search(r"Expected Number of Columns: (\d+) Found: (\d+)", text)
+    if counts:
+        problem = f"expected {counts.group(1)} fields, found {counts.group(2)}"
+    else:
+        problem = text.splitlines()[0].split(":", 1)[-1].strip()
     return SourceFileError(
         f"{path}: malformed CSV{where}: {problem}; fix that line (quote fields with delimiters)"
     )

@@ -18,6 +18,7 @@ Rules (docs/sources.md):
 from __future__ import annotations
 
 import codecs
+import csv
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -35,6 +36,7 @@ class CsvFormat:
     delimiter: str
     encoding: str  # DuckDB's name: "utf-8" (with or without BOM) or "latin-1"
     bom: bool = False
+    header: tuple[str, ...] = ()  # the column names of the first line
 
     @property
     def decimal(self) -> str:
@@ -61,8 +63,16 @@ def detect_format(path: Path) -> CsvFormat:
     except UnicodeDecodeError:
         encoding = "latin-1"
     text = sample.decode("utf-8-sig" if encoding == "utf-8" else "latin-1", errors="replace")
-    header = text.splitlines()[0] if text.splitlines() else ""
-    return CsvFormat(delimiter=detect_delimiter(header), encoding=encoding, bom=bom)
+    first = next((line for line in text.splitlines() if line.strip()), "")
+    delimiter = detect_delimiter(first)
+    names = next(csv.reader([first], delimiter=delimiter, quotechar='"'))
+    names = [n.strip() or f"column_{i + 1}" for i, n in enumerate(names)]
+    twice = sorted({n for n in names if names.count(n) > 1})
+    if twice:
+        raise SourceFileError(
+            f"{path}: the header has column(s) {', '.join(twice)} twice; rename one of each"
+        )
+    return CsvFormat(delimiter=delimiter, encoding=encoding, bom=bom, header=tuple(names))
 
 
 def detect_delimiter(header: str) -> str:
