@@ -150,6 +150,10 @@ def cmd_plan(args: argparse.Namespace) -> int:
             from sources.demo import resolve_size
 
             resolve_size(args.size)
+        if args.input_dir:
+            from sources.files import check_folder
+
+            check_folder(args.input_dir.resolve(), cfg.sources.columns)  # fail fast on file problems
     except (ConfigError, ValueError) as exc:
         print(f"covplan: {exc}", file=sys.stderr)
         return 2

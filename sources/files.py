@@ -8,6 +8,8 @@ pandas), with every column as text so that nothing is cast before the row rules 
 from __future__ import annotations
 
 import re
+import tempfile
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 
@@ -15,7 +17,7 @@ import duckdb
 
 from sources.contract import ENTITIES, ENTITY_SPECS, REQUIRED_ENTITIES, SourceFileError
 from sources.landing import LANDING, Landed, LoadReport, RowRules, load_landed
-from sources.parsing import detect_format, normalise_header
+from sources.parsing import detect_format, normalise_header, transcode_to_utf8
 
 EXTENSIONS = (".csv", ".parquet")
 MARKER = "_SUCCESS"
@@ -92,9 +94,9 @@ def _csv_error(path: Path, exc: Exception) -> SourceFileError:
     text = str(exc)
     line = re.search(r"Line: (\d+)", text)
     where = f" at line {line.group(1)}" if line else ""
-    if "unicode" in text.lower():
+    if "unicode" in text.lower() or "not latin-1 encoded" in text:
         return SourceFileError(
-            f"{path}: unreadable encoding{where} (not valid UTF-8 although the start of the file is); "
+            f"{path}: unreadable encoding{where} (the start of the file is in another encoding than the rest); "
             "save the whole file as UTF-8"
         )
     counts = re.search(r"Expected Number of Columns: (\d+) Found: (\d+)", text)
@@ -121,7 +123,17 @@ def land_file(
     if path.stat().st_size == 0:
         raise SourceFileError(f"{path}: the file is empty; export it again with a header row and data rows")
     fmt = None if path.suffix.lower() == ".parquet" else detect_format(path)
-    reader = _reader(path, fmt)
+    with tempfile.TemporaryDirectory(prefix="covplan-") as tmp:
+        readable = path
+        if fmt is not None and fmt.encoding == "cp1252":
+            readable = Path(tmp) / path.name
+            transcode_to_utf8(path, fmt.encoding, readable)
+            fmt = replace(fmt, encoding="utf-8")
+        return _land(con, entity, path, readable, fmt, renames, decimal, date_order)
+
+
+def _land(con, entity, path: Path, readable: Path, fmt, renames, decimal: str, date_order: str) -> Landed:
+    reader = _reader(readable, fmt)
     try:
         header = [r[0] for r in con.execute(f"describe select * from {reader}").fetchall()]
     except duckdb.Error as exc:
@@ -156,8 +168,8 @@ def land_file(
 
 
 def check_folder(folder: Path, renames: dict[str, dict[str, str]]) -> dict[str, Path]:
-    """Cheap file-level checks of a drop folder (files present, readable, headers complete) without
-    loading it: the CLI and the sensor use it to fail fast. Returns the entity files."""
+    """Cheap file-level checks of a drop folder (files present, not empty, text readable, headers
+    complete) without loading it, so the CLI fails in a second rather than after starting a run."""
     files = discover(folder)
     con = duckdb.connect()
     try:
@@ -166,13 +178,15 @@ def check_folder(folder: Path, renames: dict[str, dict[str, str]]) -> dict[str, 
                 raise SourceFileError(
                     f"{path}: the file is empty; export it again with a header row and data rows"
                 )
-            fmt = None if path.suffix.lower() == ".parquet" else detect_format(path)
-            try:
-                header = [
-                    r[0] for r in con.execute(f"describe select * from {_reader(path, fmt)}").fetchall()
-                ]
-            except duckdb.Error as exc:
-                raise _csv_error(path, exc) from None
+            if path.suffix.lower() == ".parquet":
+                try:
+                    header = [r[0] for r in con.execute(f"describe select * from {_reader(path)}").fetchall()]
+                except duckdb.Error as exc:
+                    raise SourceFileError(
+                        f"{path}: not a readable Parquet file ({exc}); export it again"
+                    ) from None
+            else:
+                header = list(detect_format(path).header)
             column_mapping(entity, header, renames.get(entity, {}), path)
     finally:
         con.close()

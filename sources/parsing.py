@@ -3,7 +3,8 @@ SQL, so a 50-million-line file is parsed inside DuckDB in a streaming scan, neve
 
 Rules (docs/sources.md):
 - Encoding: a UTF-8 byte-order mark means UTF-8; bytes that decode as UTF-8 mean UTF-8; otherwise
-  Latin-1. NUL bytes (UTF-16, a spreadsheet, a zip) are unreadable.
+  Windows-1252 when bytes 0x80-0x9F occur (€, curly quotes), else Latin-1. NUL bytes (UTF-16, a
+  spreadsheet, a zip) are unreadable.
 - Delimiter: of comma, semicolon and tab, the one that splits the header line into the most fields
   (quoted text ignored); a tie or none goes to comma.
 - Numbers: currency symbols/codes ($ € £ ¥ USD EUR GBP) and surrounding spaces are dropped, `(12.5)`
@@ -34,7 +35,7 @@ _GROUP = {".": ",' \u00a0\u202f\u2019", ",": ".' \u00a0\u202f\u2019"}
 @dataclass(frozen=True)
 class CsvFormat:
     delimiter: str
-    encoding: str  # DuckDB's name: "utf-8" (with or without BOM) or "latin-1"
+    encoding: str  # "utf-8" (with or without BOM), "latin-1" or "cp1252" (Windows-1252)
     bom: bool = False
     header: tuple[str, ...] = ()  # the column names of the first line
 
@@ -61,8 +62,9 @@ def detect_format(path: Path) -> CsvFormat:
         codecs.getincrementaldecoder("utf-8")().decode(sample, final=at_end)
         encoding = "utf-8"
     except UnicodeDecodeError:
-        encoding = "latin-1"
-    text = sample.decode("utf-8-sig" if encoding == "utf-8" else "latin-1", errors="replace")
+        # bytes 0x80-0x9F are control characters in Latin-1 but letters and € in Windows-1252
+        encoding = "cp1252" if any(0x80 <= b <= 0x9F for b in sample) else "latin-1"
+    text = sample.decode("utf-8-sig" if encoding == "utf-8" else encoding, errors="replace")
     first = next((line for line in text.splitlines() if line.strip()), "")
     delimiter = detect_delimiter(first)
     names = next(csv.reader([first], delimiter=delimiter, quotechar='"'))
@@ -165,3 +167,21 @@ def choose_date_order(day_first_only: int, month_first_only: int, configured: st
     if configured in ("mdy", "dmy"):
         return configured
     return "dmy" if day_first_only > 0 and month_first_only == 0 else "mdy"
+
+
+def transcode_to_utf8(path: Path, encoding: str, target: Path, chunk_bytes: int = 1 << 24) -> None:
+    """Copy a Windows-1252 file to UTF-8 in chunks (DuckDB reads UTF-8 and Latin-1 only); raises
+    SourceFileError at a byte Windows-1252 does not define."""
+    decoder = codecs.getincrementaldecoder(encoding)()
+    offset = 0
+    with open(path, "rb") as src, open(target, "w", encoding="utf-8", newline="") as dst:
+        while chunk := src.read(chunk_bytes):
+            try:
+                dst.write(decoder.decode(chunk))
+            except UnicodeDecodeError as exc:
+                raise SourceFileError(
+                    f"{path}: unreadable encoding at byte {offset + exc.start} (neither UTF-8 nor Windows-1252); "
+                    "save the file as UTF-8"
+                ) from None
+            offset += len(chunk)
+        dst.write(decoder.decode(b"", final=True))

@@ -323,3 +323,32 @@ def test_extract_status_marker_and_settle_time(tmp_path):
 
     os.utime(folder / "transactions.csv", (newest + 100, newest + 100))  # rewritten after the marker
     assert extract_status(folder, 60, now=newest + 101)[0] == "settling"
+
+
+def test_windows_1252_file_with_euro_amounts_loads(tmp_path):
+    accounts = (
+        "account_id;account_name;industry;employees;annual_revenue;city;state;lat;lon;created_at;owner_rep_id\n"
+        "A1;Caf\u00e9 \u201cNord\u201d;retail;3;1.500,00 \u20ac;K\u00f6ln;NW;50,9;6,9;2020-01-01;R1\n"
+    ).encode("cp1252")
+    tx = "transaction_id;account_id;order_date;product_id;product_category;quantity;unit_price;discount;channel\n"
+    tx += "T1;A1;2024-01-02;P1;hvac;1;9,99 \u20ac;0;web\n"
+    folder = _drop(tmp_path, {"accounts.csv": accounts, "transactions.csv": tx.encode("cp1252")})
+    con, _ = _load(folder)
+    assert con.execute("select account_name, annual_revenue, _source from raw.accounts").fetchall() == [
+        ("Caf\u00e9 \u201cNord\u201d", 1500.0, str(folder / "accounts.csv"))
+    ]
+    assert con.execute("select unit_price from raw.transactions").fetchall() == [(9.99,)]
+
+
+def test_raw_contract_doc_lists_the_file_columns_of_each_entity():
+    import re
+    from pathlib import Path
+
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "raw_contract.md").read_text()
+    for entity, spec in ENTITY_SPECS.items():
+        section = doc.split(f"## raw.{entity} ")[1].split("\n## ")[0]
+        listed = " ".join(section.split("From a file: ")[1].split(". Key")[0].split())
+        required = listed.split(" (")[0]
+        optional = re.findall(r"\(([^)]*) optional\)", listed)
+        assert [c.strip() for c in required.split(",")] == list(spec.required), entity
+        assert {c.strip() for c in optional[0].split(",")} == set(spec.optional), entity

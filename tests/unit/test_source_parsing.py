@@ -176,3 +176,22 @@ def test_mapping_names_missing_required_columns_and_the_fix():
 def test_two_columns_for_one_contract_column_is_an_error():
     with pytest.raises(SourceFileError, match="both map to account_id"):
         column_mapping("contacts", ["contact_id", "account_id", "Account ID", "role"], {}, "contacts.csv")
+
+
+def test_windows_1252_is_detected_and_transcoded(tmp_path):
+    from sources.parsing import transcode_to_utf8
+
+    path = _write(tmp_path, "t.csv", "name;price\nCaf\u00e9 \u201cNord\u201d;12,50 \u20ac\n".encode("cp1252"))
+    fmt = detect_format(path)
+    assert (fmt.encoding, fmt.delimiter, fmt.header) == ("cp1252", ";", ("name", "price"))
+    target = tmp_path / "u.csv"
+    transcode_to_utf8(path, "cp1252", target, chunk_bytes=7)  # chunks split the text anywhere
+    assert target.read_text(encoding="utf-8") == "name;price\nCaf\u00e9 \u201cNord\u201d;12,50 \u20ac\n"
+
+
+def test_bytes_windows_1252_does_not_define_are_unreadable(tmp_path):
+    from sources.parsing import transcode_to_utf8
+
+    path = _write(tmp_path, "t.csv", b"name\nab\x81c\n")
+    with pytest.raises(SourceFileError, match="unreadable encoding at byte 7"):
+        transcode_to_utf8(path, "cp1252", tmp_path / "u.csv")
