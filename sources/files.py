@@ -16,7 +16,7 @@ from pathlib import Path
 import duckdb
 
 from sources.contract import ENTITIES, ENTITY_SPECS, REQUIRED_ENTITIES, SourceFileError
-from sources.landing import LANDING, Landed, LoadReport, RowRules, load_landed
+from sources.landing import Landed, LoadReport, RowRules, landing_table, load_landed
 from sources.parsing import detect_format, normalise_header, transcode_to_utf8
 
 EXTENSIONS = (".csv", ".parquet")
@@ -144,10 +144,9 @@ def _land(con, entity, path: Path, readable: Path, fmt, renames, decimal: str, d
         f'cast("{chosen[c]}" as varchar) as "{c}"' if c in chosen else f'cast(null as varchar) as "{c}"'
         for c in spec.columns
     )
-    table = f"{LANDING}.{entity}"
-    con.execute(f"create schema if not exists {LANDING}")
+    table = landing_table(entity)
     try:
-        con.execute(f"create or replace table {table} as select {select} from {reader}")
+        con.execute(f"create or replace temp table {table.split('.')[-1]} as select {select} from {reader}")
     except duckdb.Error as exc:
         raise _csv_error(path, exc) from None
     if con.execute(f"select count(*) from {table}").fetchall()[0][0] == 0:

@@ -16,7 +16,11 @@ import duckdb
 from sources.contract import ENTITIES, ENTITY_SPECS, Entity
 from sources.parsing import choose_date_order, date_sql, number_sql, slash_date_order_sql
 
-LANDING = "_landing"
+
+def landing_table(entity: str) -> str:
+    """Where a source lands an entity as text: a TEMP table (in memory, spilled to DuckDB's temp
+    directory when large), so the warehouse file only ever receives raw.* and quarantine.*."""
+    return f"temp.main.{entity}__landing"
 
 
 @dataclass(frozen=True)
@@ -112,10 +116,12 @@ def load_landed(
 def _load_entity(
     con: duckdb.DuckDBPyConnection, spec: Entity, landed: Landed, rules: RowRules, report: LoadReport
 ) -> EntityReport:
-    typed, viol = f"{LANDING}.{spec.name}__typed", f"{LANDING}.{spec.name}__violations"
+    # working tables are TEMP: in memory (spilled to DuckDB's temp directory when large), never written
+    # to the warehouse file, which halves the cost of a load
+    typed, viol = f"temp.main.{spec.name}__typed", f"temp.main.{spec.name}__violations"
     _typed_table(con, spec, landed, rules, typed)
     con.execute(
-        f"create or replace table {viol} (_row_number bigint, rule varchar, column_name varchar, detail varchar)"
+        f"create or replace temp table {viol} (_row_number bigint, rule varchar, column_name varchar, detail varchar)"
     )
     _row_rules(con, spec, landed, rules, typed, viol)
     _duplicates(con, spec, typed, viol)
@@ -173,7 +179,7 @@ def _typed_table(con, spec: Entity, landed: Landed, rules: RowRules, typed: str)
         parsed.append(f"{expr} as {_p(col)}")
     originals = ", ".join(_q(c) for c in spec.columns)
     con.execute(
-        f"create or replace table {typed} as select rowid + 1 as _row_number, {originals}, "
+        f"create or replace temp table {typed} as select rowid + 1 as _row_number, {originals}, "
         f"{', '.join(parsed)} from {landed.table}"
     )
 
@@ -365,8 +371,7 @@ def _write_raw(con, spec: Entity, typed: str, viol: str, source: str, report: Lo
                {_stamp(report)}
         from {typed} t
         where not exists (select 1 from {viol} v where v._row_number = t._row_number)
-        order by _row_number
-        """
+        """  # the typed table is in source order and a filtered scan keeps it: no sort needed
     )
     return int(_scalar(con, f"select count(*) from raw.{spec.name}"))
 

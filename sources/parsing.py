@@ -122,9 +122,13 @@ def number_sql(col: str, decimal: str) -> str:
     plain = f"regexp_replace({body}, {_sql_str(g)}, '', 'g')"
     if decimal == ",":
         plain = f"replace({plain}, ',', '.')"
-    return (
+    slow = (
         f"(case when regexp_matches({body}, {_sql_str(core)}) then try_cast({plain} as double) * {scale} end)"
     )
+    # fast path for the common plain number (no groups, symbols, parentheses or %): one simple regex
+    fast = f"[+-]?[0-9]*{d}?[0-9]+([eE][+-]?[0-9]+)?"
+    value = f"replace({col}, ',', '.')" if decimal == "," else col
+    return f"(case when regexp_full_match({col}, {_sql_str(fast)}) then try_cast({value} as double) else {slow} end)"
 
 
 def date_sql(col: str, order: str) -> str:
@@ -142,10 +146,20 @@ def date_sql(col: str, order: str) -> str:
             f"try_cast(try_strptime({parts}.y || '-' || {parts}.m || '-' || {parts}.d, '%Y-%m-%d') as date)"
         )
 
-    return (
+    slow = (
         f"(case when {iso}.y <> '' then {make(iso)} "
         f"when {dot}.y <> '' then {make(dot)} "
         f"when {slash}.y <> '' then {make(slash)} end)"
+    )
+    # fast paths for zero-padded dates without a time: strptime, no capture groups
+    slash_fmt = "%m/%d/%Y" if order == "mdy" else "%d/%m/%Y"
+    return (
+        f"(case when regexp_full_match({t}, '[0-9]{{4}}-[0-9]{{2}}-[0-9]{{2}}') then try_cast({t} as date) "
+        f"when regexp_full_match({t}, '[0-9]{{2}}[.][0-9]{{2}}[.][0-9]{{4}}') "
+        f"then try_cast(try_strptime({t}, '%d.%m.%Y') as date) "
+        f"when regexp_full_match({t}, '[0-9]{{2}}/[0-9]{{2}}/[0-9]{{4}}') "
+        f"then try_cast(try_strptime({t}, '{slash_fmt}') as date) "
+        f"else {slow} end)"
     )
 
 
@@ -155,9 +169,11 @@ def slash_date_order_sql(col: str) -> str:
     parts = (
         f"regexp_extract(trim({col}), '^(\\d{{1,2}})[/-](\\d{{1,2}})[/-](\\d{{4}})( .*)?$', ['a', 'b', 'y'])"
     )
+    # cheap pre-filter: only text whose second or third character is / or - can be such a date
+    maybe = f"(substr(trim({col}), 2, 1) in ('/', '-') or substr(trim({col}), 3, 1) in ('/', '-'))"
     return (
-        f"count(*) filter (where {parts}.y <> '' and try_cast({parts}.a as int) > 12), "
-        f"count(*) filter (where {parts}.y <> '' and try_cast({parts}.b as int) > 12)"
+        f"count(*) filter (where {maybe} and {parts}.y <> '' and try_cast({parts}.a as int) > 12), "
+        f"count(*) filter (where {maybe} and {parts}.y <> '' and try_cast({parts}.b as int) > 12)"
     )
 
 

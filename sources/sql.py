@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from planning.config import SqlSourceConfig
 from sources.contract import ENTITIES, ENTITY_SPECS, REQUIRED_ENTITIES, SourceFileError
 from sources.files import column_mapping
-from sources.landing import LANDING, Landed, LoadReport, RowRules, load_landed
+from sources.landing import Landed, LoadReport, RowRules, landing_table, load_landed
 
 PARTITION_ROWS = 50_000
 
@@ -76,10 +76,9 @@ def land_sql(
 ) -> Landed:
     """Stream one entity's rows into `_landing.<entity>` as text, in result order."""
     spec = ENTITY_SPECS[entity]
-    table = f"{LANDING}.{entity}"
-    con.execute(f"create schema if not exists {LANDING}")
+    table = landing_table(entity)
     columns = ", ".join(f'"{c}" varchar' for c in spec.columns)
-    con.execute(f"create or replace table {table} ({columns})")
+    con.execute(f"create or replace temp table {table.split('.')[-1]} ({columns})")
     source = f"sql {_safe(engine)} {label}"
     with engine.connect().execution_options(stream_results=True, yield_per=PARTITION_ROWS) as conn:
         result = conn.execute(sa.text(statement))
