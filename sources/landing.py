@@ -120,6 +120,7 @@ def _load_entity(
     # to the warehouse file, which halves the cost of a load
     typed, viol = f"temp.main.{spec.name}__typed", f"temp.main.{spec.name}__violations"
     _typed_table(con, spec, landed, rules, typed)
+    con.execute(f"drop table if exists {landed.table}")  # the typed table holds the original text too
     con.execute(
         f"create or replace temp table {viol} (_row_number bigint, rule varchar, column_name varchar, detail varchar)"
     )
@@ -131,7 +132,7 @@ def _load_entity(
     read = _scalar(con, f"select count(*) from {typed}")
     by_rule = dict(con.execute(f"select rule, count(*) from {viol} group by 1 order by 1").fetchall())
     quarantined = _scalar(con, f"select count(distinct _row_number) from {viol}")
-    for table in (typed, viol, landed.table):
+    for table in (typed, viol):
         con.execute(f"drop table if exists {table}")
     return EntityReport(
         entity=spec.name,
@@ -376,10 +377,10 @@ def _write_raw(con, spec: Entity, typed: str, viol: str, source: str, report: Lo
     return int(_scalar(con, f"select count(*) from raw.{spec.name}"))
 
 
-def _stamp(report_or_time: LoadReport) -> str:
+def _stamp(report: LoadReport) -> str:
     return (
-        f"timestamp {_lit(report_or_time.loaded_at.isoformat(sep=' '))} as _loaded_at, "
-        f"{_lit(report_or_time.run_id)} as _run_id"
+        f"timestamp {_lit(report.loaded_at.isoformat(sep=' '))} as _loaded_at, "
+        f"{_lit(report.run_id)} as _run_id"
     )
 
 
