@@ -1,7 +1,7 @@
 """`covplan` command line: build a plan with the same Dagster job the schedules run.
 
     covplan plan [--size small|default|N] [--kind yearly|quarterly] [--out DIR] [--config FILE]
-                 [--as-of YYYY-MM-DD] [--scenario NAME --set key=value ...]
+                 [--input-dir DIR] [--as-of YYYY-MM-DD] [--scenario NAME --set key=value ...]
     covplan compare PLAN_A PLAN_B [--out DIR]      covplan docs [--out DIR]
 
 The run is recorded in a persistent Dagster home (project-local `.dagster_home`, or DIR/dagster_home
@@ -54,6 +54,12 @@ def _parser() -> argparse.ArgumentParser:
         help="put warehouse, published plan and Dagster home under this folder",
     )
     plan.add_argument("--config", type=Path, default=None, help="plan config (default config/plan.yaml)")
+    plan.add_argument(
+        "--input-dir",
+        type=Path,
+        default=None,
+        help="build the plan on a file-drop folder (accounts + transactions as CSV/Parquet) instead of the demo",
+    )
     from orchestration.cli_publish import add_plan_arguments
 
     add_plan_arguments(plan)
@@ -163,12 +169,17 @@ def cmd_plan(args: argparse.Namespace) -> int:
             from sources.demo import resolve_size
 
             resolve_size(args.size)
+        if args.input_dir:
+            from sources.files import check_folder
+
+            check_folder(args.input_dir.resolve(), cfg.sources.columns)  # fail fast on file problems
     except (ConfigError, ValueError) as exc:
         print(f"covplan: {exc}", file=sys.stderr)
         return 2
 
     t0 = time.perf_counter()
-    print(f"covplan plan: {choices.label}, as of {choices.as_of}, demo size {args.size or cfg.demo.size}")
+    source = f"files in {args.input_dir}" if args.input_dir else f"demo size {args.size or cfg.demo.size}"
+    print(f"covplan plan: {choices.label}, as of {choices.as_of}, {source}")
     print(f"  warehouse {settings.warehouse_path()}\n  dagster home {home}")
     prepare_dbt()
     import dagster as dg
@@ -181,7 +192,10 @@ def cmd_plan(args: argparse.Namespace) -> int:
     dbt_nodes = len(dbt_warehouse.keys) + len(dbt_warehouse.check_keys)
     run_config = kind_config(args.kind, choices.scenario)
     run_config["resources"] = choices.resources
-    run_config["ops"]["demo_source"] = {"config": {"size": str(args.size or "")}}
+    ingest = {"size": str(args.size or "")}
+    if args.input_dir:
+        ingest.update(source="files", input_dir=str(args.input_dir.resolve()))
+    run_config["ops"]["ingest_source"] = {"config": ingest}
     run_config["loggers"] = {"covplan_progress": {"config": {"dbt_nodes": dbt_nodes}}}
     log_path = settings.warehouse_path().parent / "logs" / "last_run.log"
     log_path.parent.mkdir(parents=True, exist_ok=True)
@@ -194,6 +208,10 @@ def cmd_plan(args: argparse.Namespace) -> int:
             partition_key=choices.partition_key,
         )
     took = time.perf_counter() - t0
+    source_error = _source_error(result) if not result.success else None
+    if source_error:
+        print(f"covplan: {source_error}", file=sys.stderr)
+        return 2
     if not result.success:
         print(
             f"\ncovplan: the {args.kind} plan failed after {took:.0f} s; nothing new was published.",
@@ -209,6 +227,17 @@ def cmd_plan(args: argparse.Namespace) -> int:
     )
     _summary(settings.published_dir(cfg.publish.dir), result.run_id)
     return 0
+
+
+def _source_error(result) -> str | None:
+    """The one-line message of a SourceFileError (a file-level input problem) that failed the run."""
+    for event in result.get_step_failure_events():
+        error = event.step_failure_data.error
+        while error is not None:
+            if error.cls_name == "SourceFileError":
+                return error.message.strip().removeprefix("sources.contract.SourceFileError: ")
+            error = error.cause
+    return None
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -11,13 +11,13 @@ os.environ.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
 
 from data_quality.checks import suite_check  # noqa: E402
 from data_quality.suites import transactions_suite  # noqa: E402
-from orchestration import jobs  # noqa: E402
+from orchestration import jobs, sensors  # noqa: E402
 from orchestration.assets import goals, ingest, ml, planning, publish, warehouse  # noqa: E402
 from orchestration.progress import progress_logger  # noqa: E402
 from orchestration.resources import build_resources  # noqa: E402
 
 defs = dg.Definitions.merge(
-    dg.Definitions(assets=[ingest.demo_source]),
+    dg.Definitions(assets=[ingest.ingest_source]),
     dg.Definitions(
         asset_checks=[suite_check(transactions_suite(), asset="raw_transactions", table="raw.transactions")]
     ),
@@ -27,5 +27,6 @@ defs = dg.Definitions.merge(
     goals.defs,
     publish.defs,
     jobs.build_defs(),
+    sensors.build_defs(),
     dg.Definitions(resources=build_resources(), loggers={"covplan_progress": progress_logger}),
 )

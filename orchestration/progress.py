@@ -12,7 +12,7 @@ import time
 import dagster as dg
 
 STAGE_NAMES = {
-    "demo_source": "ingest      demo company → raw tables",
+    "ingest_source": "ingest      source → raw tables (+ quarantine)",
     "raw_transactions_suite": "quality     transactions suite (great-expectations)",
     "dbt_warehouse": "warehouse   dbt build: staging, intermediate, marts + tests",
     "growth_scores": "ml          growth-potential model + backtest",

@@ -264,6 +264,7 @@ class PlanConfig(_Strict):
     goals: GoalsConfig = GoalsConfig()
     publish: PublishConfig = PublishConfig()
     specialist_overlays: list[SpecialistOverlay] = Field(default_factory=_default_overlays)
+    sources: SourcesConfig = Field(default_factory=lambda: SourcesConfig())
 
     @field_validator("coverage_tiers")
     @classmethod
@@ -276,6 +277,66 @@ class PlanConfig(_Strict):
         """A short, stable hash of every assumption: two plans with the same hash used the same config."""
         payload = json.dumps(self.model_dump(mode="json"), sort_keys=True)
         return hashlib.sha256(payload.encode()).hexdigest()[:12]
+
+
+class FileSourceConfig(_Strict):
+    """The file drop (docs/sources.md): where extracts land and how their numbers and dates are written."""
+
+    dir: str = "data/inbox"
+    decimal: str = Field("auto", pattern=r"^(auto|\.|,)$")  # auto: ',' when the delimiter is ';'
+    date_order: str = Field("auto", pattern=r"^(auto|mdy|dmy)$")  # for 1/2/2024-style dates
+    settle_seconds: int = Field(60, ge=0)  # sensor: unchanged this long (without a _SUCCESS marker)
+
+
+class SqlSourceConfig(_Strict):
+    """The SQL source: a SQLAlchemy URL read from an environment variable (never from a file)."""
+
+    url_env: str = "COVPLAN_SOURCE_URL"
+    tables: dict[str, str] = Field(default_factory=dict)  # entity -> table name (default: the entity)
+    queries: dict[str, str] = Field(default_factory=dict)  # entity -> select statement (wins over tables)
+
+
+class RepsFromOwnersConfig(_Strict):
+    """When no reps extract is given, reps are the distinct owner_rep_id of the accounts."""
+
+    role: str = "field"
+    roles: dict[str, str] = Field(default_factory=dict)  # rep_id -> role for the exceptions
+
+
+class SourcesConfig(_Strict):
+    """Real sources: column renames per entity, row rules, the file drop and the SQL source."""
+
+    columns: dict[str, dict[str, str]] = Field(default_factory=dict)  # entity -> {their column: ours}
+    min_date: date = date(1980, 1, 1)  # earlier dates are placeholders (1900-01-01): quarantined
+    as_of_date: date | None = None  # latest possible history date; null = the day of the load
+    max_future_years: int = Field(5, ge=0, le=50)  # how far an expected close date may lie ahead
+    files: FileSourceConfig = Field(default_factory=lambda: FileSourceConfig())
+    sql: SqlSourceConfig = Field(default_factory=lambda: SqlSourceConfig())
+    reps_from_owners: RepsFromOwnersConfig = Field(default_factory=lambda: RepsFromOwnersConfig())
+
+    @model_validator(mode="after")
+    def _known_names(self) -> SourcesConfig:
+        from sources.contract import ENTITY_SPECS
+
+        for entity, mapping in self.columns.items():
+            if entity not in ENTITY_SPECS:
+                raise ValueError(f"sources.columns.{entity}: unknown entity (use {sorted(ENTITY_SPECS)})")
+            for theirs, ours in mapping.items():
+                if ours not in ENTITY_SPECS[entity].columns:
+                    raise ValueError(
+                        f"sources.columns.{entity}.{theirs}: {ours!r} is not a contract column of {entity} "
+                        f"({', '.join(ENTITY_SPECS[entity].columns)})"
+                    )
+        for entity in [*self.sql.tables, *self.sql.queries]:
+            if entity not in ENTITY_SPECS:
+                raise ValueError(f"sources.sql: unknown entity {entity!r} (use {sorted(ENTITY_SPECS)})")
+        rep_roles = ENTITY_SPECS["reps"].enums["role"]
+        for rep, role in {"(default)": self.reps_from_owners.role, **self.reps_from_owners.roles}.items():
+            if role not in rep_roles:
+                raise ValueError(
+                    f"sources.reps_from_owners role of {rep}: {role!r} is not one of {list(rep_roles)}"
+                )
+        return self
 
 
 def load_config(path: str | Path | None = None, overrides: dict[str, Any] | None = None) -> PlanConfig:

@@ -1,21 +1,51 @@
-"""Ingest group: land the source entities as raw tables (schema `raw`) in the warehouse."""
+"""Ingest group: land the source entities as raw tables (schema `raw`) in the warehouse.
 
+One multi-asset whose Config picks the source: the generated demo company, a file-drop folder or a SQL
+database. Files and SQL go through the row rules (sources/landing.py): rows that break one land in
+`quarantine.<entity>` and are counted in the metadata; the demo is clean by construction and lands
+as generated. `demo_account_truth` only materialises for the demo (nothing downstream reads it).
+"""
+
+import os
 import time
+from datetime import UTC, datetime
+from pathlib import Path
 
 import dagster as dg
 import pandas as pd
 
 from orchestration.metadata import preview
 from orchestration.resources import PlanConfigResource, Warehouse
+from planning.config import PROJECT_ROOT, PlanConfig
 from sources.demo import generate_demo, resolve_size
+from sources.files import load_folder
+from sources.landing import LoadReport, RowRules, empty_quarantine
+from sources.sql import load_sql
 
 RAW_ENTITIES = ["accounts", "contacts", "reps", "opportunities", "transactions"]
+SOURCES = ("demo", "files", "sql")
 
 
-class DemoSourceConfig(dg.Config):
-    """Which demo company to generate; an empty size takes `demo.size` from config/plan.yaml."""
+class IngestConfig(dg.Config):
+    """Where the raw tables come from. `source`: demo | files | sql. `size` (demo): empty takes
+    `demo.size` from config/plan.yaml. `input_dir` (files): empty takes `sources.files.dir`."""
 
+    source: str = "demo"
     size: str = ""
+    input_dir: str = ""
+
+
+def row_rules(cfg: PlanConfig, today: datetime) -> RowRules:
+    """The configurable limits of the row rules; the as-of date defaults to the day of the load."""
+    src = cfg.sources
+    return RowRules(
+        min_date=src.min_date,
+        as_of_date=src.as_of_date or today.date(),
+        max_future_years=src.max_future_years,
+        rep_role=src.reps_from_owners.role,
+        rep_roles=dict(src.reps_from_owners.roles),
+        capacity_hours=dict(cfg.workload.capacity_hours),
+    )
 
 
 @dg.multi_asset(
@@ -24,7 +54,8 @@ class DemoSourceConfig(dg.Config):
             dg.AssetSpec(
                 f"raw_{e}",
                 group_name="ingest",
-                description=f"Raw {e} as delivered by the source (schema raw).",
+                description=f"Raw {e} as delivered by the source (schema raw), with provenance columns; "
+                f"rows breaking a row rule are in quarantine.{e}.",
                 kinds={"duckdb"},
                 metadata={"table": f"raw.{e}"},
             )
@@ -34,34 +65,119 @@ class DemoSourceConfig(dg.Config):
             "demo_account_truth",
             group_name="ingest",
             kinds={"duckdb"},
-            description="Latent growth drivers of the demo company; read only by tests and benchmarks.",
+            description="Latent growth drivers of the demo company; read only by tests and benchmarks. "
+            "Materialises only when the source is the demo.",
             metadata={"table": "demo_truth.account_truth"},
+            skippable=True,
         ),
     ],
     can_subset=False,
 )
-def demo_source(
+def ingest_source(
     context: dg.AssetExecutionContext,
-    config: DemoSourceConfig,
+    config: IngestConfig,
     warehouse: Warehouse,
     plan_config: PlanConfigResource,
 ):
-    """Generate the deterministic demo company (seed and size from config) and load it as raw tables."""
+    """Land the chosen source's entities as raw tables (and, for files/SQL, quarantine bad rows)."""
     cfg = plan_config.load()
+    if config.source not in SOURCES:
+        raise ValueError(f"ingest source must be one of {list(SOURCES)}, got {config.source!r}")
+    loaded_at = datetime.now(UTC).replace(tzinfo=None)
+    if config.source == "demo":
+        yield from _demo(context, config, cfg, warehouse, loaded_at)
+        return
+    rules = row_rules(cfg, loaded_at)
+    started = time.perf_counter()
+    with warehouse.connection() as con:
+        if config.source == "files":
+            folder = PROJECT_ROOT / Path(config.input_dir or cfg.sources.files.dir).expanduser()
+            context.log.info(f"loading the file drop {folder}")
+            report = load_folder(
+                con,
+                folder,
+                cfg.sources.columns,
+                rules,
+                context.run_id,
+                loaded_at,
+                decimal=cfg.sources.files.decimal,
+                date_order=cfg.sources.files.date_order,
+            )
+        else:
+            report = load_sql(
+                con,
+                os.environ.get(cfg.sources.sql.url_env, ""),
+                cfg.sources.sql,
+                cfg.sources.columns,
+                rules,
+                context.run_id,
+                loaded_at,
+                url_env=cfg.sources.sql.url_env,
+            )
+        con.execute("drop table if exists demo_truth.account_truth")  # truth belongs to the demo only
+        previews = {e: con.execute(f"select * from quarantine.{e} limit 5").df() for e in RAW_ENTITIES}
+    context.log.info(f"loaded {config.source} source in {time.perf_counter() - started:.1f} s")
+    yield from _results(report, previews)
+
+
+def _results(report: LoadReport, previews: dict[str, pd.DataFrame]):
+    for entity in RAW_ENTITIES:
+        r = report.entities[entity]
+        rules_md = "\n".join(
+            ["| rule | rows |", "|---|---|"]
+            + [f"| {rule} | {n:,} |" for rule, n in sorted(r.by_rule.items())]
+        )
+        meta = {
+            "rows": dg.MetadataValue.int(r.rows_loaded),
+            "rows_read": dg.MetadataValue.int(r.rows_read),
+            "quarantined_rows": dg.MetadataValue.int(r.rows_quarantined),
+            "quarantine_by_rule": dg.MetadataValue.md(rules_md if r.by_rule else "none"),
+            "quarantine_table": f"quarantine.{entity}",
+            "source": r.source,
+        }
+        if r.rows_quarantined:
+            meta["quarantine_preview"] = dg.MetadataValue.md(
+                preview(previews[entity].drop(columns=["record"]))
+            )
+        if r.absent_columns:
+            meta["absent_columns (NULL)"] = ", ".join(r.absent_columns)
+        if r.ignored_columns:
+            meta["ignored_columns"] = ", ".join(r.ignored_columns)
+        if r.note:
+            meta["note"] = r.note
+        yield dg.MaterializeResult(asset_key=f"raw_{entity}", metadata=meta)
+
+
+def _demo(context, config: IngestConfig, cfg: PlanConfig, warehouse: Warehouse, loaded_at: datetime):
+    """Generate the deterministic demo company (seed and size from config) and land it as raw tables."""
     n_accounts = resolve_size(config.size or cfg.demo.size)
     started = time.perf_counter()
     demo = generate_demo(n_accounts, seed=cfg.seed, end_date=cfg.demo.end_date, years=cfg.demo.years)
     context.log.info(f"generated {n_accounts:,} accounts in {time.perf_counter() - started:.1f} s")
+    source = f"demo(seed={cfg.seed}, size={n_accounts})"
+    stamp = {"_source": source, "_loaded_at": loaded_at, "_run_id": context.run_id}
     for entity, df in demo.tables().items():
         dates = [c for c in df.columns if pd.api.types.is_datetime64_any_dtype(df[c])]
-        rows = warehouse.write_table("raw", entity, df, date_columns=dates)
+        rows = warehouse.write_table("raw", entity, _with_provenance(df, stamp), date_columns=dates)
+        with warehouse.connection() as con:
+            con.execute("create schema if not exists quarantine")
+            empty_quarantine(con, entity)
         yield dg.MaterializeResult(
             asset_key=f"raw_{entity}",
             metadata={
                 "rows": dg.MetadataValue.int(rows),
-                "source": f"demo (seed {cfg.seed}, {n_accounts:,} accounts)",
+                "quarantined_rows": dg.MetadataValue.int(0),
+                "source": source,
                 "preview": dg.MetadataValue.md(preview(df)),
             },
         )
     rows = warehouse.write_table("demo_truth", "account_truth", demo.account_truth)
     yield dg.MaterializeResult(asset_key="demo_account_truth", metadata={"rows": dg.MetadataValue.int(rows)})
+
+
+def _with_provenance(df: pd.DataFrame, stamp: dict) -> pd.DataFrame:
+    """The demo frame plus the provenance columns every raw table carries (row number = frame order)."""
+    out = df.assign(_source=stamp["_source"], _row_number=range(1, len(df) + 1))
+    out["_loaded_at"] = pd.Timestamp(stamp["_loaded_at"])
+    out["_run_id"] = stamp["_run_id"]
+    return out

@@ -28,9 +28,9 @@ def _materialize(tmp_path, **kwargs):
         "plan_config": PlanConfigResource(path=str(DEFAULT_CONFIG_PATH)),
     }
     return dg.materialize(
-        [ingest.demo_source, downstream_of_raw, CHECK],
+        [ingest.ingest_source, downstream_of_raw, CHECK],
         resources=resources,
-        run_config={"ops": {"demo_source": {"config": {"size": "300"}}}},
+        run_config={"ops": {"ingest_source": {"config": {"size": "300"}}}},
         raise_on_error=False,
         **kwargs,
     )
@@ -81,10 +81,10 @@ def test_bad_demo_size_is_a_config_error(tmp_path, size):
         "plan_config": PlanConfigResource(path=str(DEFAULT_CONFIG_PATH)),
     }
     result = dg.materialize(
-        [ingest.demo_source],
+        [ingest.ingest_source],
         resources=resources,
         raise_on_error=False,
-        run_config={"ops": {"demo_source": {"config": {"size": size}}}},
+        run_config={"ops": {"ingest_source": {"config": {"size": size}}}},
     )
     assert not result.success
     failure = result.get_step_failure_events()[0].step_failure_data.error
