@@ -230,8 +230,8 @@ def extract_status(folder: Path, settle_seconds: float, now: float) -> tuple[str
     fingerprint = hashlib.sha256(repr(stats).encode()).hexdigest()[:16]
     if any(e not in {p.stem.lower() for p in files} for e in REQUIRED_ENTITIES):
         return "incomplete", fingerprint
-    newest = max(m for _, _, m in stats) / 1e9
+    newest_ns = max(m for _, _, m in stats)
     marker = folder / MARKER
-    if marker.exists():
-        return ("complete" if marker.stat().st_mtime >= newest else "settling"), fingerprint
-    return ("complete" if now - newest >= settle_seconds else "settling"), fingerprint
+    if marker.exists():  # integer nanoseconds: a float round-off must not make the marker look older
+        return ("complete" if marker.stat().st_mtime_ns >= newest_ns else "settling"), fingerprint
+    return ("complete" if now - newest_ns / 1e9 >= settle_seconds else "settling"), fingerprint
