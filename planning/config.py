@@ -57,7 +57,7 @@ class PlanCalendar(_Strict):
 class SchedulesConfig(_Strict):
     timezone: str = "UTC"
     yearly_cron: str = "0 5 1 1 *"
-    quarterly_cron: str = "0 5 1 1,4,7,10 *"
+    quarterly_cron: str = "0 5 1 4,7,10 *"
     first_as_of_date: date = date(2025, 1, 1)  # the first quarterly partition (a quarter start)
 
     @field_validator("first_as_of_date")
@@ -306,6 +306,7 @@ class RepsFromOwnersConfig(_Strict):
 class SourcesConfig(_Strict):
     """Real sources: column renames per entity, row rules, the file drop and the SQL source."""
 
+    default: Literal["demo", "files", "sql"] = "demo"  # what a run without an explicit source ingests
     columns: dict[str, dict[str, str]] = Field(default_factory=dict)  # entity -> {their column: ours}
     min_date: date = date(1980, 1, 1)  # earlier dates are placeholders (1900-01-01): quarantined
     as_of_date: date | None = None  # latest possible history date; null = the day of the load

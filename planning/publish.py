@@ -43,10 +43,15 @@ CONTRACT_SQL: dict[str, str] = {
                s.expected_revenue_next_4q, s.potential, s.headroom, s.share_of_wallet,
                s.size_tier, s.quadrant, s.behaviour, s.coverage_tier, s.coverage_role,
                s.coverage_reason, s.reason_codes,
-               s.specialist_overlay, s.specialist_reason, s.override_field, s.original_value,
-               s.override_reason, s.override_author,
+               s.specialist_overlay, s.specialist_reason,
+               -- all-NULL columns from pandas land with DuckDB type NULL, which PostgreSQL and later
+               -- copies of the kept plans cannot take: publish them as text
+               cast(s.override_field as varchar) as override_field,
+               cast(s.original_value as varchar) as original_value,
+               cast(s.override_reason as varchar) as override_reason,
+               cast(s.override_author as varchar) as override_author,
                w.workload_hours, t.territory_id, tr.owner_rep_id, a.owner_rep_id as current_owner_rep_id,
-               t.previous_territory_id,
+               cast(t.previous_territory_id as varchar) as previous_territory_id,
                (t.previous_territory_id is not null and t.previous_territory_id <> t.territory_id) as changed,
                cast(g.goal_cents * 0.01 as decimal(18, 2)) as goal
         from marts.dim_accounts a

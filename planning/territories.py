@@ -452,6 +452,9 @@ def staff_territories(
                 pool["home_lat"].to_numpy()[None, :],
                 pool["home_lon"].to_numpy()[None, :],
             )
+            # a rep without a home base (optional in reps files) costs the same for every territory:
+            # matched after the located reps, never a crash on NaN
+            cost = np.where(np.isfinite(cost), cost, 4 * EARTH_RADIUS_KM * np.pi)
             rows, cols = linear_sum_assignment(cost)
         else:
             n = min(len(terr), len(pool))

@@ -27,10 +27,11 @@ SOURCES = ("demo", "files", "sql")
 
 
 class IngestConfig(dg.Config):
-    """Where the raw tables come from. `source`: demo | files | sql. `size` (demo): empty takes
-    `demo.size` from config/plan.yaml. `input_dir` (files): empty takes `sources.files.dir`."""
+    """Where the raw tables come from. `source`: demo | files | sql; empty takes `sources.default` from
+    config/plan.yaml (what scheduled runs ingest). `size` (demo): empty takes `demo.size`.
+    `input_dir` (files): empty takes `sources.files.dir`."""
 
-    source: str = "demo"
+    source: str = ""
     size: str = ""
     input_dir: str = ""
 
@@ -81,16 +82,17 @@ def ingest_source(
 ):
     """Land the chosen source's entities as raw tables (and, for files/SQL, quarantine bad rows)."""
     cfg = plan_config.load()
-    if config.source not in SOURCES:
-        raise ValueError(f"ingest source must be one of {list(SOURCES)}, got {config.source!r}")
+    source = config.source or cfg.sources.default
+    if source not in SOURCES:
+        raise ValueError(f"ingest source must be one of {list(SOURCES)}, got {source!r}")
     loaded_at = datetime.now(UTC).replace(tzinfo=None)
-    if config.source == "demo":
+    if source == "demo":
         yield from _demo(context, config, cfg, warehouse, loaded_at)
         return
     rules = row_rules(cfg, loaded_at)
     started = time.perf_counter()
     with warehouse.connection() as con:
-        if config.source == "files":
+        if source == "files":
             folder = PROJECT_ROOT / Path(config.input_dir or cfg.sources.files.dir).expanduser()
             context.log.info(f"loading the file drop {folder}")
             report = load_folder(
@@ -116,7 +118,7 @@ def ingest_source(
             )
         con.execute("drop table if exists demo_truth.account_truth")  # truth belongs to the demo only
         previews = {e: con.execute(f"select * from quarantine.{e} limit 5").df() for e in RAW_ENTITIES}
-    context.log.info(f"loaded {config.source} source in {time.perf_counter() - started:.1f} s")
+    context.log.info(f"loaded {source} source in {time.perf_counter() - started:.1f} s")
     yield from _results(report, previews)
 
 

@@ -91,3 +91,24 @@ def test_bad_demo_size_is_a_config_error(tmp_path, size):
     while failure.cause:
         failure = failure.cause
     assert "demo size" in failure.message
+
+
+def test_a_run_without_an_explicit_source_ingests_the_configured_default(tmp_path, monkeypatch):
+    """Schedules and backfills pass no source: they must ingest `sources.default`, not the demo."""
+    import yaml
+
+    raw = yaml.safe_load(DEFAULT_CONFIG_PATH.read_text())
+    raw["sources"]["default"] = "sql"
+    config = tmp_path / "plan.yaml"
+    config.write_text(yaml.safe_dump(raw))
+    monkeypatch.delenv("COVPLAN_SOURCE_URL", raising=False)
+    resources = {
+        "warehouse": Warehouse(database=str(tmp_path / "wh.duckdb")),
+        "plan_config": PlanConfigResource(path=str(config)),
+    }
+    result = dg.materialize([ingest.ingest_source], resources=resources, raise_on_error=False)
+    assert not result.success
+    failure = result.get_step_failure_events()[0].step_failure_data.error
+    while failure.cause:
+        failure = failure.cause
+    assert "COVPLAN_SOURCE_URL" in failure.message  # it went to the SQL source, not the demo

@@ -246,3 +246,14 @@ def test_bad_size_is_one_clear_line(tmp_path):
     assert proc.returncode == 2
     assert "demo size" in proc.stderr and "Traceback" not in proc.stderr
     assert not (tmp_path / "published").exists()
+
+
+def test_published_columns_all_have_real_types(yearly):
+    """All-NULL columns (no overrides yet, no previous plan) must still be typed: PostgreSQL publishing
+    and copying kept plans into the next file both fail on DuckDB's NULL type."""
+    out, _ = yearly
+    with _pub(out) as con:
+        untyped = con.execute(
+            "select table_name, column_name from information_schema.columns where data_type = 'NULL'"
+        ).fetchall()
+    assert untyped == []

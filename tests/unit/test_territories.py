@@ -295,3 +295,25 @@ def test_territory_settings_are_validated_at_load():
     assert cfg.territories.measures == ["workload", "value"] and cfg.territories.balance_target == 0.01
     with pytest.raises(ConfigError, match="territories.measures"):
         load_config(overrides={"territories.measures": ["workload", "hours"]})
+
+
+def test_staffing_tolerates_reps_without_home_base():
+    terr = pd.DataFrame(
+        {
+            "territory_id": ["FLD-001", "FLD-002"],
+            "role": ["field", "field"],
+            "centre_lat": [40.7, 34.0],
+            "centre_lon": [-74.0, -118.2],
+        }
+    )
+    reps = pd.DataFrame(
+        {
+            "rep_id": ["R1", "R2"],
+            "role": ["field", "field"],
+            "home_lat": [34.1, np.nan],
+            "home_lon": [-118.0, np.nan],
+        }
+    )
+    out = staff_territories(terr, reps, ["field"]).set_index("territory_id")
+    assert out.loc["FLD-002", "owner_rep_id"] == "R1"  # the located rep gets the territory near home
+    assert out.loc["FLD-001", "owner_rep_id"] == "R2"  # the rep without a base takes the other one
