@@ -62,3 +62,8 @@ def write_dotenv_dagster_home(home: Path) -> None:
     lines = [line for line in lines if not line.startswith("DAGSTER_HOME=")]
     lines.append(f"DAGSTER_HOME={home}")
     dotenv.write_text("\n".join(lines) + "\n")
+
+
+def draft_report_path(run_id: str) -> Path:
+    """Where a run's plan report is drafted before the publish step decides whether to promote it."""
+    return warehouse_path().parent / "reports" / f"report-{run_id}.html"

@@ -10,6 +10,7 @@ from __future__ import annotations
 import html
 import json
 import os
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -164,6 +165,23 @@ def write_report(path: str | Path, **kwargs) -> Path:
     tmp.write_text(build_report(**kwargs), encoding="utf-8")
     os.replace(tmp, path)
     return path
+
+
+def promote_report(draft: Path, published_dir: Path, plan_id: str, in_force: str | None) -> Path | None:
+    """Keep the run's report as `reports/<plan_id>.html` in the published folder and, when its plan is
+    the plan in force, as `report.html` too (atomically). Returns the plan's report path, or None when
+    the run drafted no report."""
+    if not draft.exists():
+        return None
+    kept = Path(published_dir) / "reports" / f"{plan_id}.html"
+    targets = [kept] + ([Path(published_dir) / "report.html"] if plan_id == in_force else [])
+    for target in targets:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = target.with_name(f".{target.name}.tmp-{os.getpid()}")
+        shutil.copyfile(draft, tmp)
+        os.replace(tmp, target)
+    draft.unlink()
+    return kept
 
 
 _TEMPLATE = """<!doctype html>

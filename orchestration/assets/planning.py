@@ -7,6 +7,7 @@ from orchestration.assets.ml import account_segments
 from orchestration.metadata import figures, preview
 from orchestration.partitions import ONE_PLAN_PER_RUN, quarterly_partitions
 from orchestration.resources import PlanConfigResource, Warehouse
+from orchestration.settings import draft_report_path
 from planning.config import PlanConfig
 from planning.publish import read_published
 from planning.report import write_report
@@ -178,7 +179,9 @@ def territory_design(
     warehouse.write_table(
         "planning", "design_metrics", pd.DataFrame([{**design.metrics, "run_id": context.run.run_id}])
     )
-    report_path = plan_config.published_dir() / "report.html"
+    # A draft per run beside the warehouse: the publish step promotes it to the published report.html
+    # only when this run's plan becomes the plan in force (a scenario or a backfill never replaces it).
+    report_path = draft_report_path(context.run.run_id)
     write_report(
         report_path,
         accounts=design.accounts,
@@ -197,8 +200,9 @@ def territory_design(
             **figures(design.metrics),
             "vacant_territories": dg.MetadataValue.int(int(territories["owner_rep_id"].isna().sum())),
             "territories_table": dg.MetadataValue.md(preview(design.territories.round(3), rows=20)),
-            "report": dg.MetadataValue.path(str(report_path)),
-            "report_url": dg.MetadataValue.url(report_path.resolve().as_uri()),
+            "report_draft": dg.MetadataValue.text(
+                f"{report_path} (published_plan keeps it as the plan's report)"
+            ),
         }
     )
     n_assigned = assignment["account_id"].nunique()

@@ -15,8 +15,10 @@ from orchestration.assets.planning import territory_design
 from orchestration.metadata import preview
 from orchestration.partitions import ONE_PLAN_PER_RUN, quarterly_partitions
 from orchestration.resources import PlanConfigResource, Warehouse
+from orchestration.settings import draft_report_path
 from planning.config import PROJECT_ROOT
 from planning.publish import PUBLISHED_TABLES, publish_plan, publish_postgres, scalar
+from planning.report import promote_report
 
 RAW_TABLES = ["accounts", "contacts", "reps", "opportunities", "transactions"]
 
@@ -105,6 +107,9 @@ def published_plan(
         }
         out = publish_plan(con, meta, plan_config.published_dir(), keep_last=cfg.publish.keep_last)
     context.log.info(f"published plan {meta['plan_id']} to {out.duckdb_path}")
+    report = promote_report(
+        draft_report_path(run_id), plan_config.published_dir(), meta["plan_id"], out.in_force
+    )
     postgres = "not configured (set COVPLAN_PUBLISH_PG_URL)"
     if os.environ.get(PG_URL_ENV):
         import sqlalchemy as sa
@@ -122,6 +127,9 @@ def published_plan(
             "config_hash": meta["config_hash"],
             "company_target": dg.MetadataValue.float(int(target) / 100),
             "plan_in_force": str(out.in_force),
+            "report": dg.MetadataValue.path(str(report))
+            if report
+            else "no report drafted by territory_design",
             "kept_plans": dg.MetadataValue.json(out.kept_plans),
             "dropped_plans": dg.MetadataValue.json(out.dropped_plans),
             "postgres": postgres,

@@ -111,6 +111,8 @@ def test_scenario_is_published_beside_the_plan_and_compared(yearly, tmp_path):
     out, _ = yearly
     with _pub(out) as con:
         in_force = con.execute("select plan_id, company_target from latest_plan_runs").fetchone()
+    report_before = (out / "published" / "report.html").read_bytes()
+    assert (out / "published" / "reports" / f"{in_force[0]}.html").read_bytes() == report_before
     proc = run_cli(
         "--scenario",
         "Target 40M",
@@ -127,6 +129,10 @@ def test_scenario_is_published_beside_the_plan_and_compared(yearly, tmp_path):
             "where kind = 'scenario'"
         ).fetchone()
         still = con.execute("select plan_id from latest_plan_runs").fetchone()[0]
+    # the scenario keeps its own report; the plan in force keeps report.html
+    assert (out / "published" / "report.html").read_bytes() == report_before
+    assert (out / "published" / "reports" / f"{scen[0]}.html").exists()
+    with _pub(out) as con:
         goal = con.execute("select sum(goal) from account_plan where plan_id = ?", [scen[0]]).fetchone()[0]
         worst = con.execute(
             "select max(abs(balance_deviation)) from territories where plan_id = ?", [scen[0]]
