@@ -123,6 +123,19 @@ ROWS = {
 }
 
 
+def land_raw(path: str | Path, tables: dict) -> Path:
+    """Land DataFrames (e.g. `DemoData.tables()`) as raw tables with the contract's column types
+    (the frames carry dates as timestamps)."""
+    with duckdb.connect(str(path)) as con:
+        con.execute("create schema if not exists raw")
+        for table, frame in tables.items():
+            con.execute(f"create table raw.{table} ({RAW_DDL[table]})")
+            con.register("frame", frame)
+            con.execute(f"insert into raw.{table} by name select * from frame")
+            con.unregister("frame")
+    return Path(path)
+
+
 def write_fixture(path: str | Path) -> Path:
     """Create (or replace) schema `raw` in the DuckDB file at `path` with the hand-made tables."""
     path = Path(path)

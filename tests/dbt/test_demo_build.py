@@ -11,7 +11,7 @@ from datetime import date
 import duckdb
 import pytest
 from dbt_build import run_dbt_build
-from make_fixture import RAW_DDL
+from make_fixture import land_raw
 
 demo_module = pytest.importorskip("sources.demo")
 
@@ -27,14 +27,7 @@ def demo():
 def con(demo, tmp_path_factory: pytest.TempPathFactory) -> Iterator[duckdb.DuckDBPyConnection]:
     work_dir = tmp_path_factory.mktemp("dbt_demo")
     warehouse = work_dir / "warehouse.duckdb"
-    with duckdb.connect(str(warehouse)) as load:
-        load.execute("create schema raw")
-        for table, frame in demo.tables().items():
-            # Land with the contract's column types (the frames carry dates as timestamps).
-            load.execute(f"create table raw.{table} ({RAW_DDL[table]})")
-            load.register("frame", frame)
-            load.execute(f"insert into raw.{table} by name select * from frame")
-            load.unregister("frame")
+    land_raw(warehouse, demo.tables())
     started = time.perf_counter()
     run_dbt_build(warehouse, work_dir)
     print(f"\ndbt build on the 2,000-account demo: {time.perf_counter() - started:.1f} s")

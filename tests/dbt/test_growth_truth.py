@@ -17,7 +17,7 @@ from datetime import date
 import duckdb
 import pytest
 from dbt_build import run_dbt_build
-from make_fixture import RAW_DDL
+from make_fixture import land_raw
 from scipy.stats import spearmanr
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
@@ -37,13 +37,7 @@ def scored(tmp_path_factory: pytest.TempPathFactory):
     demo = demo_module.generate_demo(N_ACCOUNTS, seed=11, end_date=END_DATE)
     work_dir = tmp_path_factory.mktemp("growth_truth")
     warehouse = work_dir / "warehouse.duckdb"
-    with duckdb.connect(str(warehouse)) as load:
-        load.execute("create schema raw")
-        for table, frame in demo.tables().items():
-            load.execute(f"create table raw.{table} ({RAW_DDL[table]})")
-            load.register("frame", frame)
-            load.execute(f"insert into raw.{table} by name select * from frame")
-            load.unregister("frame")
+    land_raw(warehouse, demo.tables())
     run_dbt_build(warehouse, work_dir)
     with duckdb.connect(str(warehouse)) as con:  # dbt ran in-process with a read-write connection
         features = con.execute(FEATURES_SQL).df()
