@@ -170,7 +170,9 @@ def _comment_duckdb(con: duckdb.DuckDBPyConnection, catalog: str, names: list[st
     contract is checked by tests/unit/test_published_schema.py, not at publish time."""
     for name in names:
         kind = "view" if name in VIEWS_SQL else "table"
-        con.execute(f'comment on {kind} {catalog}."{name}" is {_sql_text(published_schema.table_comment(name))}')
+        con.execute(
+            f'comment on {kind} {catalog}."{name}" is {_sql_text(published_schema.table_comment(name))}'
+        )
         described = published_schema.column_descriptions(name)
         for col in _columns(con, catalog, name):
             if col in described:
@@ -265,7 +267,9 @@ def publish_plan(
             part = parquet_dir / f".{name}.parquet.tmp-{os.getpid()}"
             cols = [r[0] for r in reader.execute(f'describe "{source}"').fetchall()]
             kv = _parquet_metadata(name, cols)
-            reader.execute(f"copy (select * from \"{source}\") to '{part}' (format parquet, kv_metadata {kv})")
+            reader.execute(
+                f"copy (select * from \"{source}\") to '{part}' (format parquet, kv_metadata {kv})"
+            )
             os.replace(part, parquet_dir / f"{name}.parquet")
     finally:
         reader.close()
@@ -441,7 +445,9 @@ def _comment_postgres(pg, src: duckdb.DuckDBPyConnection, schema: str) -> None:
     """COMMENT ON the PostgreSQL tables, views and columns, the same texts as in the DuckDB file."""
     for name in [*PUBLISHED_TABLES, *VIEWS_SQL]:
         kind = "view" if name in VIEWS_SQL else "table"
-        pg.execute(f'comment on {kind} "{schema}"."{name}" is {_sql_text(published_schema.table_comment(name))}')
+        pg.execute(
+            f'comment on {kind} "{schema}"."{name}" is {_sql_text(published_schema.table_comment(name))}'
+        )
         described = published_schema.column_descriptions(name)
         for (col,) in src.execute(f'select column_name from (describe "{name}")').fetchall():
             if col in described:
