@@ -156,8 +156,10 @@ def _plans_to_keep(con: duckdb.DuckDBPyConnection, keep_last: int) -> list[str]:
     return keep
 
 
-# The oldest DuckDB storage format that holds what we publish; readers need DuckDB >= this version.
-DEFAULT_STORAGE_VERSION = "v1.4.0"
+# The oldest DuckDB storage format that holds what we publish (decimals, lists, comments, views):
+# DuckDB 1.0 and 1.1 readers open it (tests/bi/test_compat.py). v1.4.0 writes newer compression
+# (the small demo plan: 1.85 MB instead of 2.37 MB) but only DuckDB >= 1.4 opens it.
+DEFAULT_STORAGE_VERSION = "v1.0.0"
 
 
 def _sql_text(text: str) -> str:
@@ -204,7 +206,7 @@ def publish_plan(
     company_target_cents, scenario_name and the dicts input_row_counts, model_metrics,
     territory_metrics, goal_metrics, config_overrides (stored as JSON). Plans already published are
     kept (the newest `keep_last` in all, and always the plan in force). The file is written in the
-    storage format of `storage_compatibility_version` (e.g. "v1.4.0") so older DuckDB readers open it.
+    storage format of `storage_compatibility_version` (e.g. "v1.0.0") so older DuckDB readers open it.
     """
     out = Path(out_dir)
     parquet_dir = out / "parquet"
