@@ -24,8 +24,10 @@ PINS=(
   "cachetools"
   "flask-caching<2.4"
 )
+# Bump when the metadata template is made differently (e.g. fix_sqlite_metadata.py changes).
+TEMPLATE="metadata-template 2"
 MARKER="$VENV/.covplan-pins"
-WANT="$(printf '%s\n' "${PINS[@]}")"
+WANT="$(printf '%s\n' "${PINS[@]}" "$TEMPLATE")"
 
 if [[ -x "$VENV/bin/python" && -f "$VENV/metadata-template/superset.db" && -f "$MARKER" &&
       "$(cat "$MARKER")" == "$WANT" ]]; then
@@ -48,5 +50,6 @@ mkdir -p "$COVPLAN_SUPERSET_HOME"
 "$VENV/bin/superset" fab create-admin --username admin --firstname covplan --lastname ci \
   --email admin@example.invalid --password admin >>"$VENV/init.log" 2>&1
 "$VENV/bin/superset" init >>"$VENV/init.log" 2>&1
+"$VENV/bin/python" "$HERE/fix_sqlite_metadata.py" "$COVPLAN_SUPERSET_HOME/superset.db"
 printf '%s' "$WANT" > "$MARKER"
 echo "$VENV"

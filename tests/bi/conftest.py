@@ -8,6 +8,7 @@ it fails them.
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import uuid
@@ -51,8 +52,16 @@ def old_duckdb_python(require_service, tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def demo_plan(tmp_path_factory) -> Path:
-    """The small demo plan, built once for all BI tests by the README's command; returns its --out."""
+    """The small demo plan, built once for all BI tests by the README's command; returns its --out.
+
+    COVPLAN_TEST_PLAN_DIR=DIR (the --out of an earlier `covplan plan --size small`) copies that plan
+    instead of building one, to iterate on these tests; the copy is what the tests change."""
     out = tmp_path_factory.mktemp("bi-plan")
+    if reuse := os.environ.get("COVPLAN_TEST_PLAN_DIR"):
+        for name in ("warehouse.duckdb", "published"):
+            src = Path(reuse) / name
+            (shutil.copytree if src.is_dir() else shutil.copy)(src, out / name)
+        return out
     cmd = [sys.executable, "-m", "orchestration.cli", "plan", "--size", "small", "--out", str(out)]
     env = {k: v for k, v in os.environ.items() if k != "COVPLAN_PUBLISH_PG_URL"}
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=900, cwd=ROOT, env=env)
