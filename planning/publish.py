@@ -156,7 +156,7 @@ def _plans_to_keep(con: duckdb.DuckDBPyConnection, keep_last: int) -> list[str]:
     return keep
 
 
-# The oldest DuckDB storage format that holds what we publish (decimals, lists, comments, views):
+# The oldest DuckDB storage format that holds what we publish (decimals, timestamps, comments, views):
 # DuckDB 1.0 and 1.1 readers open it (tests/bi/test_compat.py). v1.4.0 writes newer compression
 # (the small demo plan: 1.85 MB instead of 2.37 MB) but only DuckDB >= 1.4 opens it.
 DEFAULT_STORAGE_VERSION = "v1.0.0"
@@ -169,7 +169,7 @@ def _sql_text(text: str) -> str:
 def _comment_duckdb(con: duckdb.DuckDBPyConnection, catalog: str, names: list[str]) -> None:
     """COMMENT ON every table/view and column of `names` in `catalog`. A column without a description
     (only the stand-in tables of unit tests have one) is left uncommented: the completeness of the real
-    contract is checked by tests/unit/test_published_schema.py, not at publish time."""
+    contract is checked by tests/bi/test_compat.py on the demo plan, not at publish time."""
     for name in names:
         kind = "view" if name in VIEWS_SQL else "table"
         con.execute(

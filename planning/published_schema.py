@@ -1,7 +1,7 @@
 """The one source of descriptions for the published plan: every table, view and column a BI reader sees.
 
 `planning.publish` writes these as `COMMENT`s on the DuckDB and PostgreSQL tables and as key-value
-metadata of the Parquet files, and docs/published_schema.md documents the same schema; a unit test
+metadata of the Parquet files, and docs/published_schema.md documents the same schema; tests/bi/test_compat.py
 checks that every published column has a description here and a row in that document, so a column
 cannot be added without saying what it means.
 
