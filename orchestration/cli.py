@@ -3,6 +3,7 @@
     covplan plan [--size small|default|N] [--kind yearly|quarterly] [--out DIR] [--config FILE]
                  [--input-dir DIR] [--as-of YYYY-MM-DD] [--scenario NAME --set key=value ...]
     covplan compare PLAN_A PLAN_B [--out DIR]      covplan docs [--out DIR]
+    covplan export [--plan latest|PLAN_ID] [--format csv|xlsx] --out DIR
 
 The run is recorded in a persistent Dagster home (project-local `.dagster_home`, or DIR/dagster_home
 with --out), so it shows in `uv run dagster dev` afterwards.
@@ -29,6 +30,7 @@ COMMAND_MODULES: list[str] = [
     "orchestration.cli_growth",
     "orchestration.cli_territories",
     "orchestration.cli_publish",
+    "orchestration.cli_export",
 ]
 
 

@@ -249,6 +249,9 @@ class PublishConfig(_Strict):
     dir: str = "data/published"
     keep_last: int = Field(8, ge=1, le=1000)
     postgres_schema: str = Field("covplan", pattern=r"^[a-z_][a-z0-9_]*$")
+    # DuckDB storage format of the published file: BI drivers lag DuckDB releases and a reader must be
+    # at least this version (docs/published_schema.md).
+    storage_compatibility_version: str = Field("v1.0.0", pattern=r"^(v\d+\.\d+\.\d+|latest)$")
 
 
 class PlanConfig(_Strict):

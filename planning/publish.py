@@ -11,6 +11,11 @@ the plan in force: the non-scenario plan with the latest as-of date (the newest 
 backfilled past quarter or a scenario never replaces the current plan. `plan_history` lists the kept
 plans. Parquet holds the plan in force only (`parquet/<table>.parquet`, one file per table, like the
 `latest_` views) plus `parquet/plan_history.parquet`; readers wanting older plans use the DuckDB file.
+
+For BI readers: the DuckDB file is written in the storage format of `storage_compatibility_version`
+(config publish.storage_compatibility_version), so drivers built on an older DuckDB open it; tables,
+views and columns carry `COMMENT`s, and Parquet files key-value metadata, from the descriptions in
+`planning.published_schema` (documented in docs/published_schema.md).
 """
 
 from __future__ import annotations
@@ -24,6 +29,8 @@ from pathlib import Path
 
 import duckdb
 import pandas as pd
+
+from planning import published_schema
 
 PUBLISHED_TABLES = ["plan_runs", "account_plan", "territories", "territory_goals", "coverage_summary"]
 
@@ -149,15 +156,57 @@ def _plans_to_keep(con: duckdb.DuckDBPyConnection, keep_last: int) -> list[str]:
     return keep
 
 
+# The oldest DuckDB storage format that holds what we publish (decimals, timestamps, comments, views):
+# DuckDB 1.0 and 1.1 readers open it (tests/bi/test_compat.py). v1.4.0 writes newer compression
+# (the small demo plan: 1.85 MB instead of 2.37 MB) but only DuckDB >= 1.4 opens it.
+DEFAULT_STORAGE_VERSION = "v1.0.0"
+
+
+def _sql_text(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _comment_duckdb(con: duckdb.DuckDBPyConnection, catalog: str, names: list[str]) -> None:
+    """COMMENT ON every table/view and column of `names` in `catalog`. A column without a description
+    (only the stand-in tables of unit tests have one) is left uncommented: the completeness of the real
+    contract is checked by tests/bi/test_compat.py on the demo plan, not at publish time."""
+    for name in names:
+        kind = "view" if name in VIEWS_SQL else "table"
+        con.execute(
+            f'comment on {kind} {catalog}."{name}" is {_sql_text(published_schema.table_comment(name))}'
+        )
+        described = published_schema.column_descriptions(name)
+        for col in _columns(con, catalog, name):
+            if col in described:
+                con.execute(f'comment on column {catalog}."{name}"."{col}" is {_sql_text(described[col])}')
+
+
+def _parquet_metadata(name: str, columns: list[str]) -> str:
+    """KV_METADATA of a Parquet file: the table's description, schema version and column descriptions."""
+    described = published_schema.column_descriptions(name)
+    pairs = {
+        "covplan.table": name,
+        "covplan.description": published_schema.table_comment(name),
+        "covplan.schema_version": str(published_schema.SCHEMA_VERSION),
+        "covplan.column_descriptions": json.dumps({c: described[c] for c in columns if c in described}),
+    }
+    return "{" + ", ".join(f"{_sql_text(k)}: {_sql_text(v)}" for k, v in pairs.items()) + "}"
+
+
 def publish_plan(
-    con: duckdb.DuckDBPyConnection, plan_meta: dict, out_dir: str | Path, keep_last: int = 8
+    con: duckdb.DuckDBPyConnection,
+    plan_meta: dict,
+    out_dir: str | Path,
+    keep_last: int = 8,
+    storage_compatibility_version: str = DEFAULT_STORAGE_VERSION,
 ) -> Published:
     """Write the plan contract from the warehouse behind `con` to `out_dir/plan.duckdb` and `out_dir/parquet/`.
 
     `plan_meta`: plan_id, kind, as_of_date, created_at, dagster_run_id, code_version, config_hash,
     company_target_cents, scenario_name and the dicts input_row_counts, model_metrics,
     territory_metrics, goal_metrics, config_overrides (stored as JSON). Plans already published are
-    kept (the newest `keep_last` in all, and always the plan in force).
+    kept (the newest `keep_last` in all, and always the plan in force). The file is written in the
+    storage format of `storage_compatibility_version` (e.g. "v1.0.0") so older DuckDB readers open it.
     """
     out = Path(out_dir)
     parquet_dir = out / "parquet"
@@ -177,7 +226,14 @@ def publish_plan(
         "as scenario_name) from plan_meta_df"
     )
     con.unregister("plan_meta_df")
-    con.execute(f"attach '{tmp}' as pub")
+    try:
+        con.execute(f"attach '{tmp}' as pub (storage_version {_sql_text(storage_compatibility_version)})")
+    except duckdb.Error as exc:
+        con.execute("drop table if exists plan_meta")
+        raise PublishError(
+            f"publish.storage_compatibility_version {storage_compatibility_version!r}: DuckDB "
+            f"{duckdb.__version__} cannot write that storage format ({exc})"
+        ) from None
     try:
         counts = {}
         for name in PUBLISHED_TABLES:
@@ -188,6 +244,7 @@ def publish_plan(
         dropped = _copy_kept_plans(con, target, meta["plan_id"], keep_last)
         for name, sql in VIEWS_SQL.items():
             con.execute(f'create view pub."{name}" as {sql}')
+        _comment_duckdb(con, "pub", [*PUBLISHED_TABLES, *VIEWS_SQL])
         kept = [r[0] for r in con.execute("select plan_id from pub.plan_history").fetchall()]
         in_force = next(
             iter(con.execute("select plan_id from pub.plan_history where in_force").fetchall()), [None]
@@ -210,7 +267,11 @@ def publish_plan(
         for name in [*PUBLISHED_TABLES, "plan_history"]:
             source = "plan_history" if name == "plan_history" else f"latest_{name}"
             part = parquet_dir / f".{name}.parquet.tmp-{os.getpid()}"
-            reader.execute(f"copy (select * from \"{source}\") to '{part}' (format parquet)")
+            cols = [r[0] for r in reader.execute(f'describe "{source}"').fetchall()]
+            kv = _parquet_metadata(name, cols)
+            reader.execute(
+                f"copy (select * from \"{source}\") to '{part}' (format parquet, kv_metadata {kv})"
+            )
             os.replace(part, parquet_dir / f"{name}.parquet")
     finally:
         reader.close()
@@ -369,6 +430,7 @@ def publish_postgres(duckdb_path: str | Path, url: str, schema: str = "covplan")
             pg.execute(f'set local search_path to "{schema}"')
             for view, sql in VIEWS_SQL.items():
                 pg.execute(f'create view "{schema}"."{view}" as {sql}')
+            _comment_postgres(pg, src, schema)
     except psycopg.Error as exc:
         raise PublishError(
             f"PostgreSQL publish to schema {schema!r} failed and was rolled back ({exc}); "
@@ -379,6 +441,19 @@ def publish_postgres(duckdb_path: str | Path, url: str, schema: str = "covplan")
         src.close()
         shutil.rmtree(tmpdir, ignore_errors=True)
     return counts
+
+
+def _comment_postgres(pg, src: duckdb.DuckDBPyConnection, schema: str) -> None:
+    """COMMENT ON the PostgreSQL tables, views and columns, the same texts as in the DuckDB file."""
+    for name in [*PUBLISHED_TABLES, *VIEWS_SQL]:
+        kind = "view" if name in VIEWS_SQL else "table"
+        pg.execute(
+            f'comment on {kind} "{schema}"."{name}" is {_sql_text(published_schema.table_comment(name))}'
+        )
+        described = published_schema.column_descriptions(name)
+        for (col,) in src.execute(f'select column_name from (describe "{name}")').fetchall():
+            if col in described:
+                pg.execute(f'comment on column "{schema}"."{name}"."{col}" is {_sql_text(described[col])}')
 
 
 def read_goals_in_force(out_dir: str | Path):

@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 
 import planning.publish as pub
+from planning import published_schema
 from planning.publish import PublishError, publish_plan, publish_postgres, read_plan, read_published
 
 # The real contract selects read a whole warehouse; these stand-ins keep the publish mechanics under test.
@@ -214,3 +215,75 @@ def test_postgres_publish_failure_rolls_back_and_keeps_the_old_plan(warehouse, t
         ).scalar()
     engine.dispose()
     assert rows == [("y1", 3)] and leftovers == 0
+
+
+def test_every_latest_view_shows_the_plan_in_force_and_plan_history_the_kept_plans(warehouse, tmp_path):
+    """Stable names for BI: each `latest_<table>` holds only the plan in force (a newer scenario or a
+    backfilled past plan does not take over), and `plan_history` exactly the kept plans."""
+    _publish(warehouse, tmp_path, "y1", accounts=3, created=datetime(2026, 1, 1), keep_last=2)
+    _publish(
+        warehouse,
+        tmp_path,
+        "y2",
+        accounts=4,
+        as_of=date(2027, 1, 1),
+        created=datetime(2026, 2, 1),
+        keep_last=2,
+    )
+    _publish(
+        warehouse,
+        tmp_path,
+        "s1",
+        kind="scenario",
+        as_of=date(2027, 4, 1),
+        created=datetime(2026, 3, 1),
+        keep_last=2,
+    )
+    out = _publish(
+        warehouse, tmp_path, "b1", as_of=date(2026, 1, 1), created=datetime(2026, 4, 1), keep_last=2
+    )
+    assert out.in_force == "y2" and out.kept_plans == ["b1", "s1", "y2"]  # y1: beyond keep_last
+    with duckdb.connect(str(tmp_path / "plan.duckdb"), read_only=True) as con:
+        for name in pub.PUBLISHED_TABLES:
+            ids = con.execute(f"select distinct plan_id from latest_{name}").fetchall()
+            assert ids == [("y2",)], name
+        assert con.execute("select count(*) from latest_account_plan").fetchall() == [(4,)]
+        history = con.execute("select plan_id, kind, in_force from plan_history").fetchall()
+    assert history == [("b1", "yearly", False), ("s1", "scenario", False), ("y2", "yearly", True)]
+
+
+def test_storage_version_is_written_and_a_bad_one_refused(warehouse, tmp_path):
+    _publish(warehouse, tmp_path / "a", "y1")
+    with duckdb.connect(str(tmp_path / "a" / "plan.duckdb"), read_only=True) as con:
+        version = con.execute(
+            "select tags['storage_version'] from duckdb_databases() where database_name = 'plan'"
+        )
+        assert version.fetchall()[0][0] == "v1.0.0+"  # DuckDB's tag: readable by 1.0 and later
+        comment = con.execute(
+            "select comment from duckdb_columns() where table_name = 'account_plan' and column_name = 'goal'"
+        )
+        assert comment.fetchall()[0][0].startswith("Yearly revenue goal of the account")
+    meta = {"plan_id": "x", "kind": "yearly", "as_of_date": date(2026, 10, 1), "created_at": datetime.now(),
+            "company_target_cents": 1}  # fmt: skip
+    with pytest.raises(PublishError, match="storage_compatibility_version 'v9.9.9'"):
+        publish_plan(warehouse, meta, tmp_path / "b", storage_compatibility_version="v9.9.9")
+
+
+def test_postgres_tables_views_and_columns_carry_the_comments(warehouse, tmp_path, pg_database):
+    import sqlalchemy as sa
+
+    _publish(warehouse, tmp_path, "y1")
+    publish_postgres(tmp_path / "plan.duckdb", pg_database, schema="covplan")
+    engine = sa.create_engine(pg_database)
+    with engine.connect() as con:
+        table = con.execute(sa.text("select obj_description('covplan.account_plan'::regclass)")).scalar()
+        view = con.execute(
+            sa.text("select obj_description('covplan.latest_account_plan'::regclass)")
+        ).scalar()
+        column = con.execute(
+            sa.text("select col_description('covplan.account_plan'::regclass, 4)")  # goal: 4th column
+        ).scalar()
+    engine.dispose()
+    assert table == published_schema.table_comment("account_plan")
+    assert view == published_schema.table_comment("latest_account_plan")
+    assert column == published_schema.COLUMN_DESCRIPTIONS["account_plan"]["goal"]
