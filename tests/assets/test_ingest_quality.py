@@ -128,9 +128,7 @@ def test_a_partitioned_run_too_early_for_the_demo_history_stops_before_generatin
         failure = failure.cause
     assert failure.cls_name == "AsOfHistoryError"
     assert "earliest as-of date it supports is" in failure.message and "demo.years" in failure.message
-    assert (
-        not (tmp_path / "wh.duckdb").exists()
-        or not duckdb.connect(str(tmp_path / "wh.duckdb"), read_only=True)
-        .execute("select count(*) from information_schema.tables where table_schema = 'raw'")
-        .fetchall()[0][0]
-    )
+    if (tmp_path / "wh.duckdb").exists():  # the resource may open the file; nothing may land in it
+        with duckdb.connect(str(tmp_path / "wh.duckdb"), read_only=True) as con:
+            raw = con.execute("select count(*) from information_schema.tables where table_schema = 'raw'")
+            assert raw.fetchall()[0][0] == 0
