@@ -231,13 +231,18 @@ def cmd_plan(args: argparse.Namespace) -> int:
     return 0
 
 
+# Input problems that stop a run with their own one-line message (no stack trace): a file-level
+# problem of the extract, or too little order history before the as-of date.
+ONE_LINE_ERRORS = ("SourceFileError", "AsOfHistoryError", "InsufficientHistoryError")
+
+
 def _source_error(result) -> str | None:
-    """The one-line message of a SourceFileError (a file-level input problem) that failed the run."""
+    """The one-line message of an input problem (ONE_LINE_ERRORS) that failed the run."""
     for event in result.get_step_failure_events():
         error = event.step_failure_data.error
         while error is not None:
-            if error.cls_name == "SourceFileError":
-                return error.message.strip().removeprefix("sources.contract.SourceFileError: ")
+            if error.cls_name in ONE_LINE_ERRORS:
+                return error.message.strip().split(": ", 1)[-1]  # drop the "module.Class: " prefix
             error = error.cause
     return None
 

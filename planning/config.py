@@ -58,12 +58,14 @@ class SchedulesConfig(_Strict):
     timezone: str = "UTC"
     yearly_cron: str = "0 5 1 1 *"
     quarterly_cron: str = "0 5 1 4,7,10 *"
-    first_as_of_date: date = date(2025, 1, 1)  # the first quarterly partition (a quarter start)
+    # the first quarterly partition (a quarter start); None: the first as-of date the demo history
+    # (demo.end_date, demo.years) supports (orchestration.partitions.earliest_as_of)
+    first_as_of_date: date | None = None
 
     @field_validator("first_as_of_date")
     @classmethod
-    def _quarter_start(cls, value: date) -> date:
-        if value.day != 1 or value.month not in (1, 4, 7, 10):
+    def _quarter_start(cls, value: date | None) -> date | None:
+        if value is not None and (value.day != 1 or value.month not in (1, 4, 7, 10)):
             raise ValueError(f"{value} is not a quarter start (YYYY-01-01, -04-01, -07-01 or -10-01)")
         return value
 

@@ -60,7 +60,11 @@ CONTRACT_SQL: dict[str, str] = {
                w.workload_hours, t.territory_id, tr.owner_rep_id, a.owner_rep_id as current_owner_rep_id,
                cast(t.previous_territory_id as varchar) as previous_territory_id,
                (t.previous_territory_id is not null and t.previous_territory_id <> t.territory_id) as changed,
-               cast(g.goal_cents * 0.01 as decimal(18, 2)) as goal
+               -- goal: the quarters this plan sets (the whole year in a yearly plan, the remaining
+               -- quarters in a quarterly one); goal_elapsed: its share of the kept elapsed quarters
+               cast(g.goal_cents * 0.01 as decimal(18, 2)) as goal,
+               cast(g.goal_elapsed_cents * 0.01 as decimal(18, 2)) as goal_elapsed,
+               cast((g.goal_cents + g.goal_elapsed_cents) * 0.01 as decimal(18, 2)) as goal_year
         from marts.dim_accounts a
         cross join plan_meta m
         join marts.fct_account_value v on v.account_id = a.account_id
@@ -74,12 +78,20 @@ CONTRACT_SQL: dict[str, str] = {
         select m.plan_id, t.territory_id, t.role, t.owner_rep_id, t.accounts, t.workload_hours,
                t.revenue_t12m, t.potential, t.balance_deviation, t.centre_lat, t.centre_lon,
                t.mean_travel_km, t.max_travel_km,
-               cast(coalesce(g.goal_cents, 0) * 0.01 as decimal(18, 2)) as goal,
+               -- the same spans as account_plan: goal = sum of its accounts' goal, goal_elapsed = sum
+               -- of their goal_elapsed (the quarters kept from the plan that set them), goal_year both
+               cast(coalesce(g.set_cents, 0) * 0.01 as decimal(18, 2)) as goal,
+               cast(coalesce(g.elapsed_cents, 0) * 0.01 as decimal(18, 2)) as goal_elapsed,
+               cast(coalesce(g.set_cents + g.elapsed_cents, 0) * 0.01 as decimal(18, 2)) as goal_year,
                t.revenue_t12m_deviation as value_deviation, t.potential_deviation, t.accounts_deviation,
                t.total_travel_km, t.diameter_km, t.accounts_moved, t.value_moved, t.locked_accounts
         from planning.territories t
         cross join plan_meta m
-        left join (select territory_id, sum(goal_cents) as goal_cents from planning.territory_goals group by 1) g
+        left join (
+            select territory_id,
+                   coalesce(sum(goal_cents) filter (where not carried), 0) as set_cents,
+                   coalesce(sum(goal_cents) filter (where carried), 0) as elapsed_cents
+            from planning.territory_goals group by 1) g
           on g.territory_id = t.territory_id
         order by t.territory_id""",
     "territory_goals": """
@@ -332,6 +344,34 @@ def _has_table(con: duckdb.DuckDBPyConnection, name: str) -> bool:
     return bool(scalar(con, f"select count(*) from information_schema.tables where table_name = '{name}'"))
 
 
+# The plan a run as of date D builds on (its "current plan": territories to keep, disruption, the
+# elapsed quarters' goals): the newest yearly or quarterly plan published before D, or, for a quarterly
+# run, a yearly plan as of D itself (the redesign that quarter starts from). Plans as of later
+# quarters, and earlier runs of the same kind for D, are never read, so a rerun or a backfill of a
+# past quarter reproduces that quarter's plan whatever was published since. Parameters: D, D, kind.
+REFERENCE_SQL = """
+    select plan_id from plan_runs
+    where kind in ('yearly', 'quarterly')
+      and (as_of_date < ? or (as_of_date = ? and kind = 'yearly' and ? = 'quarterly'))
+    order by as_of_date desc, created_at desc limit 1"""
+
+
+def reference_plan(out_dir: str | Path, as_of, kind: str) -> str | None:
+    """The plan_id a `kind` run as of `as_of` builds on (REFERENCE_SQL), or None when there is none."""
+    path = Path(out_dir) / "plan.duckdb"
+    if not path.exists():
+        return None
+    con = duckdb.connect(str(path), read_only=True)
+    try:
+        if not _has_table(con, "plan_runs"):
+            return None
+        day = pd.Timestamp(as_of).date()
+        row = con.execute(REFERENCE_SQL, [day, day, kind]).fetchall()
+    finally:
+        con.close()
+    return row[0][0] if row else None
+
+
 def read_published(out_dir: str | Path, table: str) -> pd.DataFrame | None:
     """The published table of the plan in force (its `latest_` view), or None when nothing has been
     published yet."""
@@ -456,24 +496,25 @@ def _comment_postgres(pg, src: duckdb.DuckDBPyConnection, schema: str) -> None:
                 pg.execute(f'comment on column "{schema}"."{name}"."{col}" is {_sql_text(described[col])}')
 
 
-def read_goals_in_force(out_dir: str | Path):
-    """The territory goals (in cents) and company target of the published plan in force, for a
-    quarterly run to keep the elapsed quarters; None when nothing is published yet."""
+def read_goals_in_force(out_dir: str | Path, plan_id: str | None):
+    """The territory goals (in cents) and company target of the published plan `plan_id` (the plan a
+    quarterly run builds on, see `reference_plan`), for that run to keep the elapsed quarters; None
+    when there is no such plan."""
     from planning.goals import GoalsInForce
 
     path = Path(out_dir) / "plan.duckdb"
-    if not path.exists():
+    if plan_id is None or not path.exists():
         return None
     con = duckdb.connect(str(path), read_only=True)
     try:
-        if not _has_table(con, "latest_territory_goals"):
-            return None
         goals = con.execute(
             "select quarter_start, fiscal_year, fiscal_quarter, territory_id, "
-            "cast(round(goal * 100) as bigint) as goal_cents, set_in_plan_id from latest_territory_goals"
+            "cast(round(goal * 100) as bigint) as goal_cents, set_in_plan_id from territory_goals "
+            "where plan_id = ?",
+            [plan_id],
         ).df()
         target = con.execute(
-            "select cast(round(company_target * 100) as bigint) from latest_plan_runs"
+            "select cast(round(company_target * 100) as bigint) from plan_runs where plan_id = ?", [plan_id]
         ).fetchall()
     finally:
         con.close()

@@ -91,7 +91,11 @@ COLUMN_DESCRIPTIONS: dict[str, dict[str, str]] = {
         "current_owner_rep_id": "Rep who owns the account in the CRM today.",
         "previous_territory_id": "Territory of the account in the plan this one was built from; empty when new.",
         "changed": "True when the account moved from its previous territory.",
-        "goal": "Yearly revenue goal of the account in USD; sums to its territory's goal.",
+        "goal": "Revenue goal this plan sets for the account, USD: the whole year in a yearly plan, the "
+        "remaining quarters in a quarterly one; sums to its territory's goal.",
+        "goal_elapsed": "The account's share of its territory's elapsed quarters, kept from the plan that "
+        "set them, USD; 0 in a yearly plan.",
+        "goal_year": "goal + goal_elapsed: the account's goal for the whole fiscal year, USD; sums to the company target.",
     },
     "territories": {
         "plan_id": _PLAN_ID,
@@ -107,7 +111,10 @@ COLUMN_DESCRIPTIONS: dict[str, dict[str, str]] = {
         "centre_lon": "Longitude of the territory's centre (degrees).",
         "mean_travel_km": "Mean distance from the centre to the territory's accounts, km.",
         "max_travel_km": "Largest distance from the centre to one of its accounts, km.",
-        "goal": "Yearly revenue goal of the territory, USD: the sum of its quarterly goals.",
+        "goal": "Revenue goal this plan sets for the territory, USD (whole year in a yearly plan, remaining "
+        "quarters in a quarterly one): the sum of its accounts' goal.",
+        "goal_elapsed": "Goal of the territory's elapsed quarters, kept from the plan that set them, USD.",
+        "goal_year": "goal + goal_elapsed: the territory's goal for the whole fiscal year, USD.",
         "value_deviation": "Deviation of trailing revenue from the role's mean (ratio).",
         "potential_deviation": "Deviation of potential from the role's mean (ratio).",
         "accounts_deviation": "Deviation of the account count from the role's mean (ratio).",

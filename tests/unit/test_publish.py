@@ -17,8 +17,8 @@ SIMPLE_SQL = {
     "plan_runs": pub.CONTRACT_SQL["plan_runs"],
     "account_plan": "select m.plan_id, a.account_id, a.territory_id, a.goal from acc a cross join plan_meta m",
     "territories": "select m.plan_id, a.territory_id, sum(a.goal) as goal from acc a cross join plan_meta m group by all",
-    "territory_goals": "select m.plan_id, a.territory_id, date '2026-10-01' as quarter_start, sum(a.goal) as goal "
-    "from acc a cross join plan_meta m group by all",
+    "territory_goals": "select m.plan_id, a.territory_id, date '2026-10-01' as quarter_start, 2026 as fiscal_year, "
+    "4 as fiscal_quarter, sum(a.goal) as goal, m.plan_id as set_in_plan_id from acc a cross join plan_meta m group by all",
     "coverage_summary": "select m.plan_id, 'field' as role, count(*) as headcount from acc a cross join plan_meta m group by all",
 }
 
@@ -95,6 +95,31 @@ def test_plans_are_kept_and_latest_views_show_the_plan_in_force(warehouse, tmp_p
     assert len(read_plan(tmp_path, "account_plan", "s1")) == 5
     with pytest.raises(PublishError, match="kept plans: b1, s1, q1, y1"):
         read_plan(tmp_path, "account_plan", "nope")
+
+
+def test_a_run_builds_on_the_newest_plan_before_its_as_of_date(warehouse, tmp_path):
+    from planning.publish import read_goals_in_force, reference_plan
+
+    q2, q3, q4 = date(2026, 4, 1), date(2026, 7, 1), date(2026, 10, 1)
+    assert reference_plan(tmp_path, q2, "quarterly") is None  # nothing published yet
+    _publish(warehouse, tmp_path, "y-q2", as_of=q2, accounts=3, created=datetime(2026, 4, 1))
+    _publish(warehouse, tmp_path, "q-q3", "quarterly", as_of=q3, accounts=4, created=datetime(2026, 7, 1))
+    _publish(warehouse, tmp_path, "s-q3", "scenario", as_of=q3, accounts=5, created=datetime(2026, 7, 2))
+    # published last, as of a later quarter: it must not change a backfill of Q2 or Q3
+    _publish(warehouse, tmp_path, "y-q4", as_of=q4, accounts=6, created=datetime(2026, 10, 1))
+    assert reference_plan(tmp_path, q3, "quarterly") == "y-q2"  # not the later y-q4, not the scenario
+    assert reference_plan(tmp_path, q4, "quarterly") == "y-q4"  # the redesign its quarter starts from
+    assert reference_plan(tmp_path, q4, "yearly") == "q-q3"  # a rerun of y-q4 never builds on itself
+    assert reference_plan(tmp_path, q2, "yearly") is None  # a Q2 backfill starts fresh, as Q2 did
+    assert reference_plan(tmp_path, date(2027, 1, 1), "quarterly") == "y-q4"
+    # a backfill of Q3 published now reads y-q2's goals, and does not displace the plan in force
+    goals = read_goals_in_force(tmp_path, "y-q2")
+    assert goals.company_target_cents == 100 and set(goals.territory_goals["goal_cents"]) == {1000, 2000}
+    assert read_goals_in_force(tmp_path, None) is None
+    out = _publish(warehouse, tmp_path, "q-q3-again", "quarterly", as_of=q3, created=datetime(2026, 11, 1))
+    assert out.in_force == "y-q4"
+    assert set(read_published(tmp_path, "account_plan")["plan_id"]) == {"y-q4"}
+    assert reference_plan(tmp_path, q3, "quarterly") == "y-q2"  # and reruns of Q3 still build on y-q2
 
 
 def test_keep_last_drops_the_oldest_but_never_the_plan_in_force(warehouse, tmp_path):
