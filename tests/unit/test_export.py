@@ -46,7 +46,7 @@ def test_xlsx_of_a_kept_plan_has_a_sheet_per_table_and_the_column_descriptions(p
     }
     columns = sheets["columns"]
     goal = columns[(columns["table"] == "account_plan") & (columns["column"] == "goal")]
-    assert goal["description"].iloc[0].startswith("Yearly revenue goal")
+    assert goal["description"].iloc[0].startswith("Revenue goal this plan sets")
 
 
 def test_an_unknown_plan_names_the_kept_plans(published, tmp_path, capsys):

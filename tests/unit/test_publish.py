@@ -287,7 +287,7 @@ def test_storage_version_is_written_and_a_bad_one_refused(warehouse, tmp_path):
         comment = con.execute(
             "select comment from duckdb_columns() where table_name = 'account_plan' and column_name = 'goal'"
         )
-        assert comment.fetchall()[0][0].startswith("Yearly revenue goal of the account")
+        assert comment.fetchall()[0][0].startswith("Revenue goal this plan sets for the account")
     meta = {"plan_id": "x", "kind": "yearly", "as_of_date": date(2026, 10, 1), "created_at": datetime.now(),
             "company_target_cents": 1}  # fmt: skip
     with pytest.raises(PublishError, match="storage_compatibility_version 'v9.9.9'"):
