@@ -14,6 +14,7 @@ from pathlib import Path
 import dagster as dg
 import pandas as pd
 
+from data_quality.load_log import record_loads
 from orchestration.metadata import preview
 from orchestration.resources import PlanConfigResource, Warehouse
 from planning.config import PROJECT_ROOT, PlanConfig
@@ -117,6 +118,7 @@ def ingest_source(
                 url_env=cfg.sources.sql.url_env,
             )
         con.execute("drop table if exists demo_truth.account_truth")  # truth belongs to the demo only
+        record_loads(con, RAW_ENTITIES, context.run_id, loaded_at, source)
         previews = {e: con.execute(f"select * from quarantine.{e} limit 5").df() for e in RAW_ENTITIES}
     context.log.info(f"loaded {source} source in {time.perf_counter() - started:.1f} s")
     yield from _results(report, previews)
@@ -173,6 +175,8 @@ def _demo(context, config: IngestConfig, cfg: PlanConfig, warehouse: Warehouse, 
                 "preview": dg.MetadataValue.md(preview(df)),
             },
         )
+    with warehouse.connection() as con:
+        record_loads(con, RAW_ENTITIES, context.run_id, loaded_at, source)
     rows = warehouse.write_table("demo_truth", "account_truth", demo.account_truth)
     yield dg.MaterializeResult(asset_key="demo_account_truth", metadata={"rows": dg.MetadataValue.int(rows)})
 
