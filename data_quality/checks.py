@@ -5,7 +5,6 @@ great-expectations on small frames) and reports each failed expectation in the U
 how many rows fail, the failing values and a sample of failing rows.
 """
 
-
 from collections.abc import Callable
 
 import dagster as dg

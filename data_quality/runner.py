@@ -170,6 +170,15 @@ def _examples(res: dict, n: int) -> list[str]:
     return out
 
 
+def _table_columns(con: duckdb.DuckDBPyConnection, table: str) -> set[str]:
+    schema, name = table.split(".")
+    rows = con.execute(
+        "select column_name from information_schema.columns where table_schema = ? and table_name = ?",
+        [schema, name],
+    ).fetchall()
+    return {c for (c,) in rows}
+
+
 def _table_exists(con: duckdb.DuckDBPyConnection, table: str) -> bool:
     schema, name = table.split(".")
     return bool(
@@ -205,7 +214,15 @@ def run_suite(con: duckdb.DuckDBPyConnection, suite: Suite, sample_rows: int = 1
         )
     for table, exps in by_table.items():
         rows_checked[table] = int(con.execute(f"select count(*) from {_q(table)}").fetchone()[0])
-        failures += _run_rows(con, validator, suite, table, exps, sample_rows)
+        have = _table_columns(con, table)
+        absent = [e for e in exps if not set(_columns(e)) <= have]
+        failures += [
+            Failure(_snake(e.type), table, e.column, None, [], [], "the column is missing from the table")
+            for e in absent
+        ]
+        exps = [e for e in exps if e not in absent]
+        if exps:
+            failures += _run_rows(con, validator, suite, table, exps, sample_rows)
     for frame_name, sql in suite.frames.items():
         exps = [e for e in suite.expectations if e.frame == frame_name]
         if not exps:
@@ -283,7 +300,7 @@ def _run_rows(
                 e.column,
                 int(n_bad) if n_bad else res.get("unexpected_count"),
                 _examples(res, n),
-                _failing_rows(frame, res, [c for c in [key, *_columns(e)] if c], n),
+                _failing_rows(frame, res, list(dict.fromkeys(c for c in [key, *_columns(e)] if c)), n),
                 why,
             )
         )

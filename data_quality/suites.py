@@ -140,16 +140,20 @@ def raw_suite(entity: str, limits: RawLimits) -> Suite:
             _ref(table, spec.account_ref, "raw.accounts", "account_id", "names an account that is not loaded")
         )
     if entity == "accounts":
-        expectations.append(_ref(table, "owner_rep_id", "raw.reps", "rep_id", "owner is not a loaded rep"))
+        expectations += [
+            _ref(table, "owner_rep_id", "raw.reps", "rep_id", "owner is not a loaded rep"),
+            _ref(table, "parent_account_id", table, "account_id", "parent account is not loaded"),
+        ]
     frames = {"types": TYPES_SQL, "row_count": ROW_COUNT_SQL}
-    expectations.append(
-        Expectation(
-            "ExpectColumnValuesToBeBetween",
-            {"column": "change_ratio", "min_value": limits.min_ratio, "max_value": limits.max_ratio},
-            frame="row_count",
-            why="rows changed versus the previous load of the same source beyond quality.row_count_change",
+    if limits.min_ratio is not None or limits.max_ratio is not None:  # both null: no band to check
+        expectations.append(
+            Expectation(
+                "ExpectColumnValuesToBeBetween",
+                {"column": "change_ratio", "min_value": limits.min_ratio, "max_value": limits.max_ratio},
+                frame="row_count",
+                why="rows changed versus the previous load of the same source beyond quality.row_count_change",
+            )
         )
-    )
     params: dict[str, Any] = {
         "columns": list(spec.columns),
         "schema": "raw",
@@ -205,7 +209,7 @@ def scores_suite() -> Suite:
                 {"column_A": "potential", "column_B": "expected_revenue_next_4q", "or_equal": True},
                 why="potential below the expected revenue",
             ),
-            _ref(t, "account_id", "ml.account_segments", "account_id", "scored account without a segment"),
+            _ref(t, "account_id", "raw.accounts", "account_id", "a score for an account that is not loaded"),
         ],
         keys={t: "account_id"},
     )
