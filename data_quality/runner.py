@@ -79,7 +79,8 @@ def _predicate(e: Expectation, table: str, i: int, params: dict[str, Any]) -> st
         return f"{c} is not null and not list_contains($set{i}, {c}::varchar)"
     if e.type == "ExpectColumnPairValuesAToBeGreaterThanB":
         a, b = f"t.{_q(e.kwargs['column_A'])}", f"t.{_q(e.kwargs['column_B'])}"
-        return f"{a} {'<' if e.kwargs.get('or_equal') else '<='} {b}"
+        # GE's default ignores a row only when both values are missing; one missing value fails it
+        return f"(({a} is null) <> ({b} is null) or {a} {'<' if e.kwargs.get('or_equal') else '<='} {b})"
     raise ValueError(f"no SQL translation for row expectation {e.type}")
 
 
