@@ -69,11 +69,12 @@ def suite_check(
     build: SuiteBuilder,
     blocking: bool = True,
     description: str = "",
+    on_pass: Callable[[object, duckdb.DuckDBPyConnection], None] | None = None,
 ) -> dg.AssetChecksDefinition:
     """An asset check that builds its suite from the plan config and the warehouse, then runs it.
 
     Blocking checks stop the run when they fail, so nothing downstream (model, publish) is built on bad
-    input or a broken plan.
+    input or a broken plan. `on_pass(cfg, con)` runs after a passing suite (e.g. to accept a load).
     """
 
     @dg.asset_check(
@@ -88,6 +89,8 @@ def suite_check(
         with context.resources.warehouse.connection() as con:
             suite = build(cfg, con)
             result = run_suite(con, suite, cfg.quality.sample_rows)
+            if result.success and on_pass:
+                on_pass(cfg, con)
         if not result.success:
             context.log.error(
                 f"{name}: {result.failed} of {result.evaluated} expectations failed: "

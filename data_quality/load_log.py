@@ -1,5 +1,6 @@
 """The load log `raw._load_history`: one row per raw entity per load, so the row-count check can compare
-a load with the previous load of the same source."""
+a load with the previous *accepted* load of the same source. A load is accepted when its raw suite
+passes; a rejected load never becomes the baseline, so rerunning a bad extract keeps failing."""
 
 from __future__ import annotations
 
@@ -15,7 +16,8 @@ create table if not exists {LOAD_HISTORY} (
     rows bigint not null,
     loaded_at timestamp not null,
     run_id varchar not null,
-    source_kind varchar not null
+    source_kind varchar not null,
+    accepted boolean not null default false
 )
 """
 
@@ -40,7 +42,21 @@ def record_loads(
         (rows,) = con.execute(f'select count(*) from raw."{entity}"').fetchone()
         counts[entity] = int(rows)
         con.execute(
-            f"insert into {LOAD_HISTORY} values (?, ?, ?, ?, ?)",
+            f"insert into {LOAD_HISTORY} (entity, rows, loaded_at, run_id, source_kind) values (?, ?, ?, ?, ?)",
             [entity, int(rows), loaded_at, run_id, source_kind],
         )
     return counts
+
+
+def accept_latest_load(con: duckdb.DuckDBPyConnection, entity: str) -> None:
+    """Mark the entity's latest load as accepted (its suite passed): the baseline for the next load."""
+    con.execute(
+        f"""
+        update {LOAD_HISTORY} set accepted = true
+        where entity = $entity
+          and (loaded_at, run_id) = (
+              select (loaded_at, run_id) from {LOAD_HISTORY} where entity = $entity
+              order by loaded_at desc, run_id limit 1)
+        """,
+        {"entity": entity},
+    )

@@ -110,7 +110,7 @@ with h as (
 cur as (select * from h where k = 1),
 prev as (
     select h.* from h join cur on h.source_kind = cur.source_kind
-    where h.k > 1 order by h.k limit 1
+    where h.k > 1 and h.accepted order by h.k limit 1
 )
 select cur.entity, cur.source_kind, cur.rows, prev.rows as previous_rows,
        cur.run_id, prev.run_id as previous_run_id,

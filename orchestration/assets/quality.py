@@ -12,7 +12,7 @@ import dagster as dg
 import duckdb
 
 from data_quality.checks import suite_check
-from data_quality.load_log import ensure_load_history
+from data_quality.load_log import accept_latest_load, ensure_load_history
 from data_quality.suites import (
     RAW_ENTITIES,
     RawLimits,
@@ -64,6 +64,7 @@ RAW_CHECKS = [
         f"raw_{e}_suite",
         f"raw_{e}",
         raw_builder(e),
+        on_pass=lambda cfg, con, e=e: accept_latest_load(con, e),
         description=f"raw.{e}: contract (keys, types, ranges, allowed values), referential integrity, "
         "row-count change versus the previous load" + (", freshness" if e == "transactions" else ""),
     )

@@ -40,12 +40,24 @@ def test_demo_lands_raw_tables_with_contract_types_and_passes_the_suite(tmp_path
     assert len(evals) == 5 and all(e.passed for e in evals)
     with duckdb.connect(str(tmp_path / "wh.duckdb"), read_only=True) as con:
         n_accounts = con.execute("select count(*) from raw.accounts").fetchall()[0][0]
+        history = con.execute(
+            "select entity, rows, accepted from raw._load_history order by entity"
+        ).fetchall()
         types = dict(
             con.execute(
                 "select column_name, data_type from information_schema.columns where table_name = 'transactions'"
             ).fetchall()
         )
     assert n_accounts == 300
+    # every load is logged and, its suite passed, accepted as the baseline of the next load
+    assert [(e, a) for e, _, a in history] == [
+        ("accounts", True),
+        ("contacts", True),
+        ("opportunities", True),
+        ("reps", True),
+        ("transactions", True),
+    ]
+    assert dict((e, n) for e, n, _ in history)["accounts"] == 300
     assert types["order_date"] == "DATE" and types["quantity"] == "DOUBLE"
     mats = {m.asset_key.to_user_string(): m for m in result.get_asset_materialization_events()}
     assert mats["raw_transactions"].materialization.metadata["rows"].value > 10_000

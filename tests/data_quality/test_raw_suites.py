@@ -13,7 +13,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "dbt"))
 from make_fixture import write_fixture  # noqa: E402
 
 from data_quality.checks import failures_markdown, result_metadata  # noqa: E402
-from data_quality.load_log import record_loads  # noqa: E402
+from data_quality.load_log import accept_latest_load, record_loads  # noqa: E402
 from data_quality.runner import run_suite  # noqa: E402
 from data_quality.suites import RAW_ENTITIES, RawLimits, raw_suite  # noqa: E402
 
@@ -178,7 +178,7 @@ BAD = [
     ),
     (
         "transactions",  # a previous load of the same source had three times the rows
-        "insert into raw._load_history select 'transactions', rows * 3, timestamp '2024-12-31', 'run-0', 'files' "
+        "insert into raw._load_history select 'transactions', rows * 3, timestamp '2024-12-31', 'run-0', 'files', true "
         "from raw._load_history where entity = 'transactions'",
         ("expect_column_values_to_be_between", "row_count", "change_ratio"),
         "0.333333",
@@ -232,11 +232,11 @@ def test_row_count_change_inside_the_band_and_first_loads_pass(bad_con):
     bad_con.execute("delete from raw._load_history")
     # another source's bigger load is not compared; the same source's previous load is 1.5x: inside
     bad_con.execute(
-        "insert into raw._load_history values ('transactions', 160, timestamp '2024-12-01', 'r-a', 'demo'), "
-        "('transactions', 24, timestamp '2024-12-02', 'r-b', 'files')"
+        "insert into raw._load_history values ('transactions', 160, timestamp '2024-12-01', 'r-a', 'demo', true), "
+        "('transactions', 24, timestamp '2024-12-02', 'r-b', 'files', true)"
     )
     bad_con.execute(
-        "insert into raw._load_history values ('transactions', 16, timestamp '2025-02-01', 'r-c', 'files')"
+        "insert into raw._load_history values ('transactions', 16, timestamp '2025-02-01', 'r-c', 'files', false)"
     )
     assert run_suite(bad_con, raw_suite("transactions", LIMITS)).success
     bad_con.execute("delete from raw._load_history")
@@ -246,12 +246,49 @@ def test_row_count_change_inside_the_band_and_first_loads_pass(bad_con):
 def test_the_row_count_band_is_configurable(bad_con):
     bad_con.execute("delete from raw._load_history")
     bad_con.execute(
-        "insert into raw._load_history values ('transactions', 100, timestamp '2024-12-01', 'r-a', 'files'), "
-        "('transactions', 16, timestamp '2025-02-01', 'r-b', 'files')"
+        "insert into raw._load_history values ('transactions', 100, timestamp '2024-12-01', 'r-a', 'files', true), "
+        "('transactions', 16, timestamp '2025-02-01', 'r-b', 'files', false)"
     )
     assert not run_suite(bad_con, raw_suite("transactions", LIMITS)).success
     loose = RawLimits(LIMITS.as_of, LIMITS.max_age_days, min_ratio=0.1, max_ratio=None)
     assert run_suite(bad_con, raw_suite("transactions", loose)).success
+
+
+def test_a_rejected_load_never_becomes_the_baseline(bad_con):
+    """A bad extract (100 rows after 16) was rejected; rerunning it compares with the last accepted load,
+    so it keeps failing; the good extract after it compares with the accepted one and passes."""
+    bad_con.execute("delete from raw._load_history")
+    bad_con.execute(
+        "insert into raw._load_history values ('transactions', 16, timestamp '2025-01-01', 'r-a', 'files', true), "
+        "('transactions', 100, timestamp '2025-01-02', 'r-b', 'files', false)"
+    )
+    # r-a was accepted, r-b (100 rows) rejected
+    bad_con.execute(
+        "insert into raw._load_history values ('transactions', 100, timestamp '2025-01-03', 'r-c', 'files', false)"
+    )
+    res = run_suite(bad_con, raw_suite("transactions", LIMITS))
+    assert [f.where for f in res.failures] == ["row_count"]
+    assert res.failures[0].rows[0]["previous_run_id"] == "r-a"
+    bad_con.execute(
+        "insert into raw._load_history values ('transactions', 16, timestamp '2025-01-04', 'r-d', 'files', false)"
+    )
+    assert run_suite(bad_con, raw_suite("transactions", LIMITS)).success
+
+
+def test_accepting_marks_only_the_latest_load_of_the_entity(bad_con):
+    bad_con.execute("delete from raw._load_history")
+    record_loads(bad_con, ["transactions", "accounts"], "r-1", datetime(2025, 1, 1), "files")
+    record_loads(bad_con, ["transactions", "accounts"], "r-2", datetime(2025, 1, 2), "files")
+    accept_latest_load(bad_con, "transactions")
+    rows = bad_con.execute(
+        "select entity, run_id, rows, accepted from raw._load_history order by entity, run_id"
+    ).fetchall()
+    assert rows == [
+        ("accounts", "r-1", 9, False),
+        ("accounts", "r-2", 9, False),
+        ("transactions", "r-1", 16, False),
+        ("transactions", "r-2", 16, True),
+    ]
 
 
 def test_a_missing_table_fails_without_a_stack_trace(bad_con):
