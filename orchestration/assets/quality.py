@@ -28,10 +28,13 @@ from planning.config import PlanConfig
 
 
 def freshness_as_of(cfg: PlanConfig, con: duckdb.DuckDBPyConnection) -> date:
-    """The date the latest order is compared with: `quality.freshness.as_of_date`, else the day of the
-    load; the demo's history ends on `demo.end_date` by construction, so that is its as-of date."""
+    """The date the latest order is compared with: `quality.freshness.as_of_date`, else the as-of date
+    the row rules used (`sources.as_of_date`), else the day of the load; the demo's history ends on
+    `demo.end_date` by construction, so that is its as-of date."""
     if cfg.quality.freshness.as_of_date:
         return cfg.quality.freshness.as_of_date
+    if cfg.sources.as_of_date:
+        return cfg.sources.as_of_date
     row = con.execute("select _source, _loaded_at from raw.transactions limit 1").fetchone()
     if row and str(row[0]).startswith("demo("):
         return cfg.demo.end_date
