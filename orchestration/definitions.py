@@ -9,18 +9,14 @@ import dagster as dg
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
 
-from data_quality.checks import suite_check  # noqa: E402
-from data_quality.suites import transactions_suite  # noqa: E402
 from orchestration import jobs, sensors  # noqa: E402
-from orchestration.assets import goals, ingest, ml, planning, publish, warehouse  # noqa: E402
+from orchestration.assets import goals, ingest, ml, planning, publish, quality, warehouse  # noqa: E402
 from orchestration.progress import progress_logger  # noqa: E402
 from orchestration.resources import build_resources  # noqa: E402
 
 defs = dg.Definitions.merge(
     dg.Definitions(assets=[ingest.ingest_source]),
-    dg.Definitions(
-        asset_checks=[suite_check(transactions_suite(), asset="raw_transactions", table="raw.transactions")]
-    ),
+    quality.defs,
     warehouse.defs,
     ml.defs,
     planning.defs,

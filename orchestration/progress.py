@@ -11,9 +11,16 @@ import time
 
 import dagster as dg
 
-STAGE_NAMES = {
+STAGE_NAMES = {  # quality suites first: their step keys start with the asset they check
+    **{
+        f"raw_{e}_suite": f"quality     raw {e} suite (great-expectations)"
+        for e in ("accounts", "contacts", "reps", "opportunities", "transactions")
+    },
+    **{
+        f"plan_{s}_suite": f"quality     plan {s} suite (great-expectations)"
+        for s in ("scores", "segments", "capacity", "assignment", "goals")
+    },
     "ingest_source": "ingest      source → raw tables (+ quarantine)",
-    "raw_transactions_suite": "quality     transactions suite (great-expectations)",
     "dbt_warehouse": "warehouse   dbt build: staging, intermediate, marts + tests",
     "growth_scores": "ml          growth-potential model + backtest",
     "account_segments": "ml          segments and coverage tiers",

@@ -256,6 +256,35 @@ class PublishConfig(_Strict):
     storage_compatibility_version: str = Field("v1.0.0", pattern=r"^(v\d+\.\d+\.\d+|latest)$")
 
 
+class FreshnessConfig(_Strict):
+    """The latest order date may lie at most `max_age_days` before the as-of date of the check."""
+
+    max_age_days: int = Field(120, ge=0, le=3660)
+    as_of_date: date | None = None  # null: the day of the load (the demo: demo.end_date, its last day)
+
+
+class RowCountChangeConfig(_Strict):
+    """Rows of a load divided by the previous load's of the same source must lie in [min_ratio, max_ratio];
+    null leaves that side open."""
+
+    min_ratio: float | None = Field(0.5, ge=0)
+    max_ratio: float | None = Field(2.0, gt=0)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> RowCountChangeConfig:
+        if self.min_ratio is not None and self.max_ratio is not None and self.min_ratio > self.max_ratio:
+            raise ValueError("quality.row_count_change: min_ratio must not exceed max_ratio")
+        return self
+
+
+class QualityConfig(_Strict):
+    """The data-quality suites (data_quality/): their limits and how many failing rows a result shows."""
+
+    sample_rows: int = Field(10, ge=1, le=1000)
+    freshness: FreshnessConfig = Field(default_factory=lambda: FreshnessConfig())
+    row_count_change: RowCountChangeConfig = Field(default_factory=lambda: RowCountChangeConfig())
+
+
 class PlanConfig(_Strict):
     seed: int = 42
     demo: DemoConfig = DemoConfig()
@@ -270,6 +299,7 @@ class PlanConfig(_Strict):
     publish: PublishConfig = PublishConfig()
     specialist_overlays: list[SpecialistOverlay] = Field(default_factory=_default_overlays)
     sources: SourcesConfig = Field(default_factory=lambda: SourcesConfig())
+    quality: QualityConfig = Field(default_factory=lambda: QualityConfig())
 
     @field_validator("coverage_tiers")
     @classmethod

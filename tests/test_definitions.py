@@ -46,6 +46,41 @@ def test_checks_include_blocking_quality_and_plan_invariants():
     assert spec.blocking
 
 
+def test_every_raw_entity_and_plan_output_has_a_blocking_suite():
+    graph = defs.resolve_asset_graph()
+    suites = {
+        ("raw_accounts", "raw_accounts_suite"),
+        ("raw_contacts", "raw_contacts_suite"),
+        ("raw_reps", "raw_reps_suite"),
+        ("raw_opportunities", "raw_opportunities_suite"),
+        ("raw_transactions", "raw_transactions_suite"),
+        ("growth_scores", "plan_scores_suite"),
+        ("account_segments", "plan_segments_suite"),
+        ("account_workload_hours", "plan_capacity_suite"),
+        ("territory_design", "plan_assignment_suite"),
+        ("territory_goals", "plan_goals_suite"),
+    }
+    assert suites <= {(k.asset_key.to_user_string(), k.name) for k in graph.asset_check_keys}
+    for asset, name in suites:
+        (spec,) = defs.get_asset_checks_def(dg.AssetCheckKey(dg.AssetKey(asset), name)).check_specs
+        assert spec.blocking, name
+        # every guarded asset is upstream of the publish, so a failure stops it
+        assert dg.AssetKey("published_plan") in graph.get(dg.AssetKey(asset)).child_keys or any(
+            dg.AssetKey("published_plan") in graph.get(c).child_keys
+            for c in _descendants(graph, dg.AssetKey(asset))
+        ), asset
+
+
+def _descendants(graph, key):
+    seen, todo = set(), [key]
+    while todo:
+        for child in graph.get(todo.pop()).child_keys:
+            if child not in seen:
+                seen.add(child)
+                todo.append(child)
+    return seen
+
+
 def test_jobs_and_schedules_from_config():
     from planning.config import load_config
 

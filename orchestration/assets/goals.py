@@ -78,6 +78,7 @@ def territory_goals(
     metrics = {
         "method": cfg.goals.method,
         "company_target": goals.company_target_cents / 100,
+        "company_target_cents": int(goals.company_target_cents),
         "set_by_this_plan": goals.set_cents / 100,
         "carried_quarters": int(tg.loc[tg["carried"], "quarter_start"].nunique()),
         "capped_territories": len(goals.capped_territories),

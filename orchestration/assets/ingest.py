@@ -14,6 +14,7 @@ from pathlib import Path
 import dagster as dg
 import pandas as pd
 
+from data_quality.load_log import record_loads
 from orchestration.metadata import preview
 from orchestration.partitions import check_demo_as_of, check_history
 from orchestration.resources import PlanConfigResource, Warehouse
@@ -124,6 +125,7 @@ def ingest_source(
         first_order = con.execute("select min(order_date) from raw.transactions").fetchall()[0][0]
         if as_of is not None and first_order is not None:  # before any dbt work
             check_history(as_of, pd.Timestamp(first_order).date(), cfg, source)
+        record_loads(con, RAW_ENTITIES, context.run_id, loaded_at, source)
         previews = {e: con.execute(f"select * from quarantine.{e} limit 5").df() for e in RAW_ENTITIES}
     context.log.info(f"loaded {source} source in {time.perf_counter() - started:.1f} s")
     yield from _results(report, previews)
@@ -186,6 +188,8 @@ def _demo(context, config: IngestConfig, cfg: PlanConfig, warehouse: Warehouse, 
                 "preview": dg.MetadataValue.md(preview(df)),
             },
         )
+    with warehouse.connection() as con:
+        record_loads(con, RAW_ENTITIES, context.run_id, loaded_at, source)
     rows = warehouse.write_table("demo_truth", "account_truth", demo.account_truth)
     yield dg.MaterializeResult(asset_key="demo_account_truth", metadata={"rows": dg.MetadataValue.int(rows)})
 

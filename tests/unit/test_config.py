@@ -36,6 +36,9 @@ def test_override_changes_hash_and_value():
         (lambda r: r["workload"]["service"].pop("<5K"), "<5K"),
         (lambda r: r.update(unknown_key=1), "unknown_key"),
         (lambda r: r["segments"]["size_tiers"].reverse(), "size tiers"),
+        (lambda r: r["quality"]["row_count_change"].update(min_ratio=3), "min_ratio must not exceed"),
+        (lambda r: r["quality"]["freshness"].update(max_age_days=-1), "quality.freshness.max_age_days"),
+        (lambda r: r["quality"].update(sample_rows=0), "quality.sample_rows"),
     ],
 )
 def test_bad_values_name_the_file_and_key(tmp_path, mutate, message):
