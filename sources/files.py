@@ -17,7 +17,7 @@ import duckdb
 
 from sources.contract import ENTITIES, ENTITY_SPECS, REQUIRED_ENTITIES, SourceFileError
 from sources.landing import Landed, LoadReport, RowRules, landing_table, load_landed
-from sources.parsing import detect_format, normalise_header, transcode_to_utf8
+from sources.parsing import detect_format, normalise_header, number_sql, transcode_to_utf8
 
 EXTENSIONS = (".csv", ".parquet")
 MARKER = "_SUCCESS"
@@ -185,7 +185,7 @@ def _land(con, entity, path: Path, readable: Path, fmt, renames, decimal: str, d
         raise SourceFileError(
             f"{path}: the file has a header but no data rows; export it again with its rows"
         )
-    mark = (fmt.decimal if fmt else ".") if decimal == "auto" else decimal
+    mark = decimal if decimal != "auto" else (_decimal_mark(con, table, spec, fmt.decimal) if fmt else ".")
     return Landed(
         entity=entity,
         table=table,
@@ -196,6 +196,26 @@ def _land(con, entity, path: Path, readable: Path, fmt, renames, decimal: str, d
         absent_columns=tuple(c for c in spec.columns if c not in chosen),
         malformed=malformed,
     )
+
+
+DECIMAL_SAMPLE_ROWS = 100_000
+
+
+def _decimal_mark(con, table: str, spec, default: str) -> str:
+    """The `auto` decimal mark of a CSV file: of point and comma, the one under which more of the number
+    texts in the first DECIMAL_SAMPLE_ROWS rows parse; on a tie the delimiter's habit (`default`: comma
+    for semicolon files). A semicolon file written with decimal points is read with points."""
+    numeric = [c for c, t in spec.columns.items() if t in ("DOUBLE", "INTEGER")]
+    if not numeric:
+        return default
+    counts = ", ".join(f"count({number_sql(quote_ident(c), mark)})" for mark in (".", ",") for c in numeric)
+    row = con.execute(f"select {counts} from (select * from {table} limit {DECIMAL_SAMPLE_ROWS})").fetchall()[
+        0
+    ]
+    point, comma = sum(row[: len(numeric)]), sum(row[len(numeric) :])
+    if point == comma:
+        return default
+    return "." if point > comma else ","
 
 
 def _malformed_lines(con, path: Path, fmt, rejects: str, key_index: int) -> str | None:
