@@ -106,6 +106,23 @@ VIEWS_SQL: dict[str, str] = {
 }
 
 
+# Columns left out of a table's content hash because they name the run, not the plan's content: the
+# plan and run ids (territory_goals.set_in_plan_id is hashed as "set in this plan" yes/no instead).
+HASH_EXCLUDED = {
+    "account_plan": ("plan_id", "run_id"),
+    "territories": ("plan_id",),
+    "territory_goals": ("plan_id", "set_in_plan_id"),
+    "coverage_summary": ("plan_id",),
+}
+TMP_PREFIX = ".plan.duckdb.tmp-"
+
+
+def sql_literal(text: str | Path) -> str:
+    """`text` (a path or name from the user) as a SQL string literal, quotes doubled: for the few
+    statements that take no parameters (ATTACH, COPY ... TO)."""
+    return "'" + str(text).replace("'", "''") + "'"
+
+
 def scalar(con: duckdb.DuckDBPyConnection, sql: str):
     """The single value of `sql`, with its result fully consumed (DuckDB refuses new work on a
     connection that still holds an unfinished result)."""
@@ -163,9 +180,8 @@ def publish_plan(
     parquet_dir = out / "parquet"
     parquet_dir.mkdir(parents=True, exist_ok=True)
     target = out / "plan.duckdb"
-    tmp = out / f".plan.duckdb.tmp-{os.getpid()}"
-    for stale in (tmp, Path(f"{tmp}.wal")):
-        stale.unlink(missing_ok=True)
+    tmp = out / f"{TMP_PREFIX}{os.getpid()}"
+    _remove_stale_files(out, parquet_dir)
 
     meta = {"scenario_name": None, "config_overrides": {}, "goal_metrics": {}, **plan_meta}
     meta = {
@@ -177,7 +193,7 @@ def publish_plan(
         "as scenario_name) from plan_meta_df"
     )
     con.unregister("plan_meta_df")
-    con.execute(f"attach '{tmp}' as pub")
+    con.execute(f"attach {sql_literal(tmp)} as pub")
     try:
         counts = {}
         for name in PUBLISHED_TABLES:
@@ -185,6 +201,9 @@ def publish_plan(
             counts[name] = scalar(con, f'select count(*) from pub."{name}"')
         if counts["account_plan"] == 0:
             raise PublishError("the plan has no accounts; the previous published plan is kept")
+        hashes = {name: content_hash(con, f'pub."{name}"', HASH_EXCLUDED[name]) for name in HASH_EXCLUDED}
+        con.execute("alter table pub.plan_runs add column content_hashes varchar")
+        con.execute("update pub.plan_runs set content_hashes = ?", [json.dumps(hashes, sort_keys=True)])
         dropped = _copy_kept_plans(con, target, meta["plan_id"], keep_last)
         for name, sql in VIEWS_SQL.items():
             con.execute(f'create view pub."{name}" as {sql}')
@@ -210,11 +229,48 @@ def publish_plan(
         for name in [*PUBLISHED_TABLES, "plan_history"]:
             source = "plan_history" if name == "plan_history" else f"latest_{name}"
             part = parquet_dir / f".{name}.parquet.tmp-{os.getpid()}"
-            reader.execute(f"copy (select * from \"{source}\") to '{part}' (format parquet)")
+            reader.execute(f'copy (select * from "{source}") to {sql_literal(part)} (format parquet)')
             os.replace(part, parquet_dir / f"{name}.parquet")
     finally:
         reader.close()
     return Published(target, parquet_dir, counts, kept, in_force, dropped)
+
+
+def content_hash(con: duckdb.DuckDBPyConnection, table: str, excluded: tuple[str, ...] = ()) -> str:
+    """MD5 of a table's rows, each printed as text (column names and values), sorted: the same content
+    gives the same hash whatever the row order; `excluded` columns (run ids) are left out. A
+    `set_in_plan_id` column is hashed as whether it names the row's own plan."""
+    catalog, _, name = table.replace('"', "").rpartition(".")
+    every = _columns(con, catalog or "memory", name)
+    select = [f'"{c}"' for c in every if c not in excluded]
+    if "set_in_plan_id" in excluded and "set_in_plan_id" in every:
+        select.append("set_in_plan_id = plan_id as set_in_this_plan")
+    rows = f"select {', '.join(select)} from {table}"
+    return scalar(
+        con,
+        f"select md5(coalesce(string_agg(cast(r as varchar), chr(10) order by cast(r as varchar)), '')) "
+        f"from ({rows}) r",
+    )
+
+
+def _remove_stale_files(out: Path, parquet_dir: Path) -> None:
+    """Half-written files of publishers that died (SIGKILL, power loss) before their swap: a temp plan
+    file (and its .wal) or a temp Parquet file whose process is gone. Never the published files."""
+    stale = [*out.glob(f"{TMP_PREFIX}*"), *parquet_dir.glob(".*.parquet.tmp-*")]
+    for path in stale:
+        pid = path.name.split("tmp-", 1)[1].removesuffix(".wal")
+        if pid.isdigit() and (int(pid) == os.getpid() or not _alive(int(pid))):
+            path.unlink(missing_ok=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def _copy_kept_plans(
@@ -225,7 +281,7 @@ def _copy_kept_plans(
     if not target.exists():
         return []
     try:
-        con.execute(f"attach '{target}' as old (read_only)")
+        con.execute(f"attach {sql_literal(target)} as old (read_only)")
     except duckdb.Error as exc:
         raise PublishError(
             f"{target}: cannot open the published plan to carry its history ({exc}); "
@@ -268,7 +324,10 @@ def _copy_kept_plans(
 
 
 def _has_table(con: duckdb.DuckDBPyConnection, name: str) -> bool:
-    return bool(scalar(con, f"select count(*) from information_schema.tables where table_name = '{name}'"))
+    rows = con.execute(
+        "select count(*) from information_schema.tables where table_name = ?", [name]
+    ).fetchall()
+    return bool(rows[0][0])
 
 
 def read_published(out_dir: str | Path, table: str) -> pd.DataFrame | None:
@@ -357,7 +416,7 @@ def publish_postgres(duckdb_path: str | Path, url: str, schema: str = "covplan")
                 pg.execute(f'drop table if exists "{schema}"."{name}__new"')
                 pg.execute(f'create table "{schema}"."{name}__new" ({ddl})')
                 csv = Path(tmpdir) / f"{name}.csv"
-                src.execute(f"copy \"{name}\" to '{csv}' (format csv, header false)")
+                src.execute(f'copy "{name}" to {sql_literal(csv)} (format csv, header false)')
                 sql = f'copy "{schema}"."{name}__new" from stdin (format csv)'
                 with pg.cursor().copy(sql) as copy, open(csv, "rb") as fh:
                     while block := fh.read(1 << 20):
