@@ -46,7 +46,9 @@ def test_injection_in_values_paths_headers_and_run_id_is_stored_verbatim(tmp_pat
     con = duckdb.connect()
     renames = {"accounts": {EVIL_IDENT: "account_name"}}  # a user's column name with a double quote
     report = load_folder(con, folder, renames, RULES, EVIL, datetime(2025, 7, 1))
-    rows = con.execute("select account_name, _source, _run_id from raw.accounts order by account_id").fetchall()
+    rows = con.execute(
+        "select account_name, _source, _run_id from raw.accounts order by account_id"
+    ).fetchall()
     assert rows[0] == (name, str(folder / "accounts.csv"), EVIL)
     assert len(rows) == 2 and con.execute("select count(*) from raw.transactions").fetchall()[0][0] == 2
     assert report.entities["accounts"].ignored_columns == (EVIL,)
@@ -55,7 +57,9 @@ def test_injection_in_values_paths_headers_and_run_id_is_stored_verbatim(tmp_pat
 def test_a_header_that_only_looks_like_a_column_is_rejected_with_one_line(tmp_path):
     folder = tmp_path / "drop"
     folder.mkdir()
-    (folder / "accounts.csv").write_text(ACCOUNTS.format(name_col=_csv_field(EVIL_IDENT), extra="x", name="n"))
+    (folder / "accounts.csv").write_text(
+        ACCOUNTS.format(name_col=_csv_field(EVIL_IDENT), extra="x", name="n")
+    )
     (folder / "transactions.csv").write_text(TRANSACTIONS)
     with pytest.raises(SourceFileError, match="missing required column\\(s\\) account_name") as err:
         load_folder(duckdb.connect(), folder, {}, RULES, "run", datetime(2025, 7, 1))
@@ -72,8 +76,12 @@ def test_publish_to_a_path_with_quotes_stores_names_and_scenario_verbatim(tmp_pa
     meta = {**standin.meta("s1"), "kind": "scenario", "scenario_name": EVIL, "config_overrides": {EVIL: EVIL}}
     pub.publish_plan(con, meta, out)
     with duckdb.connect(str(out / "plan.duckdb"), read_only=True) as reader:
-        names = [r[0] for r in reader.execute("select account_name from latest_account_plan order by 1").fetchall()]
-        scenario = reader.execute("select scenario_name, config_overrides from plan_runs where plan_id = 's1'").fetchall()
+        names = [
+            r[0] for r in reader.execute("select account_name from latest_account_plan order by 1").fetchall()
+        ]
+        scenario = reader.execute(
+            "select scenario_name, config_overrides from plan_runs where plan_id = 's1'"
+        ).fetchall()
     assert EVIL in names and EVIL_IDENT in names and len(names) == 10
     assert scenario == [(EVIL, json.dumps({EVIL: EVIL}, sort_keys=True))]
     assert pub.read_plan(out, "account_plan", "p1")["account_name"].str.contains("DROP TABLE").sum() == 2
