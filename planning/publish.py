@@ -224,15 +224,19 @@ def publish_plan(
     Path(f"{target}.wal").unlink(missing_ok=True)
     os.replace(tmp, target)
 
+    # Parquet: every file written first, then all renamed in one quick pass, so a reader (or a crash)
+    # finds the files of one plan, not a table of the new plan beside a table of the old one
+    parts = {}
     reader = duckdb.connect(str(target), read_only=True)
     try:
         for name in [*PUBLISHED_TABLES, "plan_history"]:
             source = "plan_history" if name == "plan_history" else f"latest_{name}"
-            part = parquet_dir / f".{name}.parquet.tmp-{os.getpid()}"
-            reader.execute(f'copy (select * from "{source}") to {sql_literal(part)} (format parquet)')
-            os.replace(part, parquet_dir / f"{name}.parquet")
+            parts[name] = parquet_dir / f".{name}.parquet.tmp-{os.getpid()}"
+            reader.execute(f'copy (select * from "{source}") to {sql_literal(parts[name])} (format parquet)')
     finally:
         reader.close()
+    for name, part in parts.items():
+        os.replace(part, parquet_dir / f"{name}.parquet")
     return Published(target, parquet_dir, counts, kept, in_force, dropped)
 
 

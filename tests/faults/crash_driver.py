@@ -39,7 +39,7 @@ def observe(out: Path) -> dict:
             t: con.execute(
                 f"select count(*), list(distinct plan_id) from read_parquet({standin.pub.sql_literal(out / 'parquet' / (t + '.parquet'))})"
             ).fetchall()[0]
-            for t in ("account_plan", "plan_runs")
+            for t in ("account_plan", "plan_runs", "territories", "territory_goals", "coverage_summary")
         }
     except duckdb.Error as exc:
         return {"error": str(exc).splitlines()[0]}

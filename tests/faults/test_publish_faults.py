@@ -61,6 +61,10 @@ def test_sigkill_at_random_moments_keeps_the_plan_in_force_intact(warehouse, tmp
             previous = t
         for table, (rows_in_file, _) in t["parquet"].items():
             assert rows_in_file > 0, (t["trial"], table)  # Parquet files are whole (each swapped in)
+        # ... and of one plan: the in-force plan, or (killed between the swap and the Parquet renames)
+        # the previous one
+        parquet_plans = {p for _, ids in t["parquet"].values() for p in ids}
+        assert len(parquet_plans) == 1, t["parquet"]
         # a dead publisher's temp file is removed by the next publish: at most the last one is left
         assert len({name.split("tmp-")[1].removesuffix(".wal") for name in t["leftovers"]}) <= 1, t
     assert interrupted >= TRIALS // 3, "too few kills landed before the swap to test anything"
