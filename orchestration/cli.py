@@ -3,6 +3,7 @@
     covplan plan [--size small|default|N] [--kind yearly|quarterly] [--out DIR] [--config FILE]
                  [--input-dir DIR] [--as-of YYYY-MM-DD] [--scenario NAME --set key=value ...]
     covplan compare PLAN_A PLAN_B [--out DIR]      covplan docs [--out DIR]
+    covplan export [--plan latest|PLAN_ID] [--format csv|xlsx] --out DIR
 
 The run is recorded in a persistent Dagster home (project-local `.dagster_home`, or DIR/dagster_home
 with --out), so it shows in `uv run dagster dev` afterwards.
@@ -29,6 +30,7 @@ COMMAND_MODULES: list[str] = [
     "orchestration.cli_growth",
     "orchestration.cli_territories",
     "orchestration.cli_publish",
+    "orchestration.cli_export",
 ]
 
 
@@ -229,13 +231,18 @@ def cmd_plan(args: argparse.Namespace) -> int:
     return 0
 
 
+# Input problems that stop a run with their own one-line message (no stack trace): a file-level
+# problem of the extract, or too little order history before the as-of date.
+ONE_LINE_ERRORS = ("SourceFileError", "AsOfHistoryError", "InsufficientHistoryError")
+
+
 def _source_error(result) -> str | None:
-    """The one-line message of a SourceFileError (a file-level input problem) that failed the run."""
+    """The one-line message of an input problem (ONE_LINE_ERRORS) that failed the run."""
     for event in result.get_step_failure_events():
         error = event.step_failure_data.error
         while error is not None:
-            if error.cls_name == "SourceFileError":
-                return error.message.strip().removeprefix("sources.contract.SourceFileError: ")
+            if error.cls_name in ONE_LINE_ERRORS:
+                return error.message.strip().split(": ", 1)[-1]  # drop the "module.Class: " prefix
             error = error.cause
     return None
 

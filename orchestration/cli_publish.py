@@ -65,7 +65,7 @@ def parse_overrides(items: list[str]) -> dict:
 def plan_run_choices(args: argparse.Namespace, cfg: PlanConfig) -> PlanRunChoices:
     """The validated choices of one `covplan plan`: config with overrides, as-of partition, scenario."""
     from orchestration import settings
-    from orchestration.partitions import as_of_partition_key, default_as_of
+    from orchestration.partitions import as_of_partition_key, check_demo_as_of, default_as_of, parse_as_of
 
     overrides = parse_overrides(args.overrides)
     scenario = (args.scenario or "").strip() or None
@@ -73,11 +73,13 @@ def plan_run_choices(args: argparse.Namespace, cfg: PlanConfig) -> PlanRunChoice
         raise ConfigError("--set changes assumptions for a scenario: add --scenario NAME")
     if overrides:
         cfg = load_config(settings.config_path(), overrides)
+    demo = not getattr(args, "input_dir", None) and cfg.sources.default == "demo"
     if args.as_of:
-        as_of = date.fromisoformat(as_of_partition_key(args.as_of))
+        as_of = parse_as_of(args.as_of)
     else:  # the demo's data ends at demo.end_date; another source's end is not known before ingest
-        data_end = cfg.demo.end_date if not getattr(args, "input_dir", None) else None
-        as_of = default_as_of(cfg.plan.as_of_date, data_end)
+        as_of = default_as_of(cfg.plan.as_of_date, cfg.demo.end_date if demo else None)
+    if demo:  # fail fast, before ingest: the demo's history is known from config
+        check_demo_as_of(as_of, cfg)
     key = as_of_partition_key(as_of)
     resources = {
         "plan_config": {

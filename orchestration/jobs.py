@@ -10,7 +10,7 @@ from __future__ import annotations
 import dagster as dg
 
 from orchestration import settings
-from orchestration.partitions import quarterly_partitions
+from orchestration.partitions import partition_of, quarterly_partitions
 from planning.config import load_config
 
 PLAN_ASSETS = dg.AssetSelection.all()
@@ -53,10 +53,12 @@ def _plan_schedule(name: str, job: dg.UnresolvedAssetJobDefinition, cron: str, t
     @dg.schedule(name=name, job=job, cron_schedule=cron, execution_timezone=timezone)
     def _schedule(context: dg.ScheduleEvaluationContext):
         """Run the partition of the quarter the tick fires in (as of that quarter's first day)."""
-        keys = quarterly_partitions.get_partition_keys(current_time=context.scheduled_execution_time)
-        if not keys:
-            return dg.SkipReason("no quarterly partition yet: see schedules.first_as_of_date")
-        key = keys[-1]
+        key = partition_of(context.scheduled_execution_time)
+        if key is None:
+            return dg.SkipReason(
+                f"no quarterly partition yet: they start {quarterly_partitions.start:%Y-%m-%d} "
+                "(schedules.first_as_of_date, or the first quarter the demo history supports)"
+            )
         return dg.RunRequest(run_key=f"{name}:{key}", partition_key=key)
 
     return _schedule

@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import json
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 import dagster as dg
 
 from orchestration import settings
 from orchestration.jobs import kind_config, quarterly_plan
-from orchestration.partitions import quarterly_partitions
+from orchestration.partitions import partition_of
 from planning.config import PROJECT_ROOT, load_config
 from sources.files import extract_status
 
@@ -39,7 +40,7 @@ def file_drop_sensor(context: dg.SensorEvaluationContext):
         )
     if fingerprint == last:
         return dg.SkipReason(f"{folder}: extract {fingerprint} already started")
-    partition = quarterly_partitions.get_last_partition_key()
+    partition = partition_of(datetime.now(UTC))
     if partition is None:
         return dg.SkipReason("no quarterly partition yet: see schedules.first_as_of_date")
     run_config = kind_config("quarterly")

@@ -33,14 +33,26 @@ def _num(df: pd.DataFrame, cols: list[str]) -> pd.DataFrame:
     return df
 
 
+def _year_goals(frame: pd.DataFrame) -> pd.DataFrame:
+    """`goal` as the plan year's goal (`goal_year`), so a yearly and a quarterly plan compare like for
+    like. Rows published before `goal_year` existed have it empty; their `goal` was the year's."""
+    if "goal_year" not in frame:
+        return frame
+    return frame.assign(goal=frame["goal_year"].fillna(frame["goal"]))
+
+
 def compare_plans(
     plan_a: str, a: dict[str, pd.DataFrame], plan_b: str, b: dict[str, pd.DataFrame]
 ) -> Comparison:
     """`a`, `b`: the published tables account_plan, territories, territory_goals, coverage_summary of
     each plan. Rows only in one plan show with the other side empty; changes are B − A."""
     keep = ["territory_id", "role", "owner_rep_id", "accounts", "workload_hours", "goal"]
-    terr = a["territories"][keep].merge(
-        b["territories"][keep], on="territory_id", how="outer", suffixes=("_a", "_b"), indicator=True
+    terr = _year_goals(a["territories"])[keep].merge(
+        _year_goals(b["territories"])[keep],
+        on="territory_id",
+        how="outer",
+        suffixes=("_a", "_b"),
+        indicator=True,
     )
     terr = _num(
         terr, ["accounts_a", "accounts_b", "workload_hours_a", "workload_hours_b", "goal_a", "goal_b"]
@@ -71,8 +83,8 @@ def compare_plans(
         ]
     ].sort_values("territory_id", ignore_index=True)
 
-    acc = a["account_plan"][["account_id", "territory_id", "goal"]].merge(
-        b["account_plan"][["account_id", "territory_id", "goal"]],
+    acc = _year_goals(a["account_plan"])[["account_id", "territory_id", "goal"]].merge(
+        _year_goals(b["account_plan"])[["account_id", "territory_id", "goal"]],
         on="account_id",
         how="outer",
         suffixes=("_a", "_b"),

@@ -58,12 +58,14 @@ class SchedulesConfig(_Strict):
     timezone: str = "UTC"
     yearly_cron: str = "0 5 1 1 *"
     quarterly_cron: str = "0 5 1 4,7,10 *"
-    first_as_of_date: date = date(2025, 1, 1)  # the first quarterly partition (a quarter start)
+    # the first quarterly partition (a quarter start); None: the first as-of date the demo history
+    # (demo.end_date, demo.years) supports (orchestration.partitions.earliest_as_of)
+    first_as_of_date: date | None = None
 
     @field_validator("first_as_of_date")
     @classmethod
-    def _quarter_start(cls, value: date) -> date:
-        if value.day != 1 or value.month not in (1, 4, 7, 10):
+    def _quarter_start(cls, value: date | None) -> date | None:
+        if value is not None and (value.day != 1 or value.month not in (1, 4, 7, 10)):
             raise ValueError(f"{value} is not a quarter start (YYYY-01-01, -04-01, -07-01 or -10-01)")
         return value
 
@@ -249,6 +251,9 @@ class PublishConfig(_Strict):
     dir: str = "data/published"
     keep_last: int = Field(8, ge=1, le=1000)
     postgres_schema: str = Field("covplan", pattern=r"^[a-z_][a-z0-9_]*$")
+    # DuckDB storage format of the published file: BI drivers lag DuckDB releases and a reader must be
+    # at least this version (docs/published_schema.md).
+    storage_compatibility_version: str = Field("v1.0.0", pattern=r"^(v\d+\.\d+\.\d+|latest)$")
 
 
 class PlanConfig(_Strict):

@@ -8,7 +8,11 @@ largest remainder, so account goals sum exactly to the target, each territory's 
 of its accounts' goals, and its quarterly goals sum exactly to its yearly goal.
 
 A quarterly run re-goals only the remaining quarters of the plan year: quarters before its as-of date
-keep the goals of the plan that set them, and the rest of the year's target is spread anew.
+keep the goals of the plan that set them, and the rest of the year's target is spread anew. The two
+spans stay separate and traceable at every level: an account's `goal_cents` is what this plan sets
+(the remaining quarters; the whole year in a yearly plan) and its `goal_elapsed_cents` its share of
+its territory's kept elapsed-quarter goals (split by the same account weights); per territory each
+span sums exactly to its accounts, and both spans together sum exactly to the company target.
 """
 
 from __future__ import annotations
@@ -28,7 +32,9 @@ class GoalError(ValueError):
 
 @dataclass(frozen=True)
 class Goals:
-    account_goals: pd.DataFrame  # account_id, territory_id, baseline, bottom_up, weight, goal_cents
+    # account_id, territory_id, baseline, bottom_up, weight, goal_cents (the quarters this plan sets),
+    # goal_elapsed_cents (its share of the kept elapsed quarters; 0 in a yearly plan)
+    account_goals: pd.DataFrame
     # quarter_start, fiscal_year, fiscal_quarter, territory_id, goal_cents, carried (set by an earlier plan)
     territory_goals: pd.DataFrame
     company_target_cents: int  # the plan year's target: carried quarters + the quarters set here
@@ -181,6 +187,26 @@ def account_weights(accounts: pd.DataFrame, cfg: GoalsConfig) -> tuple[np.ndarra
     return baseline, bottom_up, (1 - w) * bu + w * td
 
 
+def _elapsed_account_goals(carried: pd.DataFrame, weight: np.ndarray, territory: np.ndarray) -> np.ndarray:
+    """Each account's share of its territory's kept elapsed-quarter goals, by the account weights, so
+    the elapsed span is traceable to accounts like the remaining one. GoalError when a territory with
+    elapsed goals has no account left to carry them (its goals could not be traced)."""
+    out = np.zeros(len(territory), dtype=np.int64)
+    if not len(carried):
+        return out
+    per_terr = carried.groupby("territory_id")["goal_cents"].sum().astype(np.int64)
+    orphans = sorted(set(per_terr.index[per_terr != 0]) - set(territory))
+    if orphans:
+        raise GoalError(
+            f"territories {', '.join(map(str, orphans[:5]))} have elapsed-quarter goals but no accounts "
+            "left in this quarterly plan: run a yearly plan to set new goals"
+        )
+    has = np.isin(territory, per_terr.index)
+    if has.any():
+        out[has] = grouped_largest_remainder(weight[has], territory[has], per_terr)
+    return out
+
+
 def set_goals(
     accounts: pd.DataFrame,
     quarterly_revenue: pd.DataFrame,
@@ -252,6 +278,7 @@ def set_goals(
         )
     territory_cents, capped = cap_territories(raw, caps, set_cents)
     goal_cents = grouped_largest_remainder(weight, territory, territory_cents)
+    elapsed_cents = _elapsed_account_goals(carried, weight, territory)
     account_goals = pd.DataFrame(
         {
             "account_id": accounts["account_id"].to_numpy(),
@@ -260,6 +287,7 @@ def set_goals(
             "bottom_up": bottom_up,
             "weight": weight,
             "goal_cents": goal_cents,
+            "goal_elapsed_cents": elapsed_cents,
         }
     )
 

@@ -11,6 +11,11 @@ the plan in force: the non-scenario plan with the latest as-of date (the newest 
 backfilled past quarter or a scenario never replaces the current plan. `plan_history` lists the kept
 plans. Parquet holds the plan in force only (`parquet/<table>.parquet`, one file per table, like the
 `latest_` views) plus `parquet/plan_history.parquet`; readers wanting older plans use the DuckDB file.
+
+For BI readers: the DuckDB file is written in the storage format of `storage_compatibility_version`
+(config publish.storage_compatibility_version), so drivers built on an older DuckDB open it; tables,
+views and columns carry `COMMENT`s, and Parquet files key-value metadata, from the descriptions in
+`planning.published_schema` (documented in docs/published_schema.md).
 """
 
 from __future__ import annotations
@@ -24,6 +29,8 @@ from pathlib import Path
 
 import duckdb
 import pandas as pd
+
+from planning import published_schema
 
 PUBLISHED_TABLES = ["plan_runs", "account_plan", "territories", "territory_goals", "coverage_summary"]
 
@@ -53,7 +60,11 @@ CONTRACT_SQL: dict[str, str] = {
                w.workload_hours, t.territory_id, tr.owner_rep_id, a.owner_rep_id as current_owner_rep_id,
                cast(t.previous_territory_id as varchar) as previous_territory_id,
                (t.previous_territory_id is not null and t.previous_territory_id <> t.territory_id) as changed,
-               cast(g.goal_cents * 0.01 as decimal(18, 2)) as goal
+               -- goal: the quarters this plan sets (the whole year in a yearly plan, the remaining
+               -- quarters in a quarterly one); goal_elapsed: its share of the kept elapsed quarters
+               cast(g.goal_cents * 0.01 as decimal(18, 2)) as goal,
+               cast(g.goal_elapsed_cents * 0.01 as decimal(18, 2)) as goal_elapsed,
+               cast((g.goal_cents + g.goal_elapsed_cents) * 0.01 as decimal(18, 2)) as goal_year
         from marts.dim_accounts a
         cross join plan_meta m
         join marts.fct_account_value v on v.account_id = a.account_id
@@ -67,12 +78,20 @@ CONTRACT_SQL: dict[str, str] = {
         select m.plan_id, t.territory_id, t.role, t.owner_rep_id, t.accounts, t.workload_hours,
                t.revenue_t12m, t.potential, t.balance_deviation, t.centre_lat, t.centre_lon,
                t.mean_travel_km, t.max_travel_km,
-               cast(coalesce(g.goal_cents, 0) * 0.01 as decimal(18, 2)) as goal,
+               -- the same spans as account_plan: goal = sum of its accounts' goal, goal_elapsed = sum
+               -- of their goal_elapsed (the quarters kept from the plan that set them), goal_year both
+               cast(coalesce(g.set_cents, 0) * 0.01 as decimal(18, 2)) as goal,
+               cast(coalesce(g.elapsed_cents, 0) * 0.01 as decimal(18, 2)) as goal_elapsed,
+               cast(coalesce(g.set_cents + g.elapsed_cents, 0) * 0.01 as decimal(18, 2)) as goal_year,
                t.revenue_t12m_deviation as value_deviation, t.potential_deviation, t.accounts_deviation,
                t.total_travel_km, t.diameter_km, t.accounts_moved, t.value_moved, t.locked_accounts
         from planning.territories t
         cross join plan_meta m
-        left join (select territory_id, sum(goal_cents) as goal_cents from planning.territory_goals group by 1) g
+        left join (
+            select territory_id,
+                   coalesce(sum(goal_cents) filter (where not carried), 0) as set_cents,
+                   coalesce(sum(goal_cents) filter (where carried), 0) as elapsed_cents
+            from planning.territory_goals group by 1) g
           on g.territory_id = t.territory_id
         order by t.territory_id""",
     "territory_goals": """
@@ -166,15 +185,53 @@ def _plans_to_keep(con: duckdb.DuckDBPyConnection, keep_last: int) -> list[str]:
     return keep
 
 
+# The oldest DuckDB storage format that holds what we publish (decimals, timestamps, comments, views):
+# DuckDB 1.0 and 1.1 readers open it (tests/bi/test_compat.py). v1.4.0 writes newer compression
+# (the small demo plan: 1.85 MB instead of 2.37 MB) but only DuckDB >= 1.4 opens it.
+DEFAULT_STORAGE_VERSION = "v1.0.0"
+
+
+def _comment_duckdb(con: duckdb.DuckDBPyConnection, catalog: str, names: list[str]) -> None:
+    """COMMENT ON every table/view and column of `names` in `catalog`. A column without a description
+    (only the stand-in tables of unit tests have one) is left uncommented: the completeness of the real
+    contract is checked by tests/bi/test_compat.py on the demo plan, not at publish time."""
+    for name in names:
+        kind = "view" if name in VIEWS_SQL else "table"
+        con.execute(
+            f'comment on {kind} {catalog}."{name}" is {sql_literal(published_schema.table_comment(name))}'
+        )
+        described = published_schema.column_descriptions(name)
+        for col in _columns(con, catalog, name):
+            if col in described:
+                con.execute(f'comment on column {catalog}."{name}"."{col}" is {sql_literal(described[col])}')
+
+
+def _parquet_metadata(name: str, columns: list[str]) -> str:
+    """KV_METADATA of a Parquet file: the table's description, schema version and column descriptions."""
+    described = published_schema.column_descriptions(name)
+    pairs = {
+        "covplan.table": name,
+        "covplan.description": published_schema.table_comment(name),
+        "covplan.schema_version": str(published_schema.SCHEMA_VERSION),
+        "covplan.column_descriptions": json.dumps({c: described[c] for c in columns if c in described}),
+    }
+    return "{" + ", ".join(f"{sql_literal(k)}: {sql_literal(v)}" for k, v in pairs.items()) + "}"
+
+
 def publish_plan(
-    con: duckdb.DuckDBPyConnection, plan_meta: dict, out_dir: str | Path, keep_last: int = 8
+    con: duckdb.DuckDBPyConnection,
+    plan_meta: dict,
+    out_dir: str | Path,
+    keep_last: int = 8,
+    storage_compatibility_version: str = DEFAULT_STORAGE_VERSION,
 ) -> Published:
     """Write the plan contract from the warehouse behind `con` to `out_dir/plan.duckdb` and `out_dir/parquet/`.
 
     `plan_meta`: plan_id, kind, as_of_date, created_at, dagster_run_id, code_version, config_hash,
     company_target_cents, scenario_name and the dicts input_row_counts, model_metrics,
     territory_metrics, goal_metrics, config_overrides (stored as JSON). Plans already published are
-    kept (the newest `keep_last` in all, and always the plan in force).
+    kept (the newest `keep_last` in all, and always the plan in force). The file is written in the
+    storage format of `storage_compatibility_version` (e.g. "v1.0.0") so older DuckDB readers open it.
     """
     out = Path(out_dir)
     parquet_dir = out / "parquet"
@@ -193,7 +250,16 @@ def publish_plan(
         "as scenario_name) from plan_meta_df"
     )
     con.unregister("plan_meta_df")
-    con.execute(f"attach {sql_literal(tmp)} as pub")
+    try:
+        con.execute(
+            f"attach {sql_literal(tmp)} as pub (storage_version {sql_literal(storage_compatibility_version)})"
+        )
+    except duckdb.Error as exc:
+        con.execute("drop table if exists plan_meta")
+        raise PublishError(
+            f"publish.storage_compatibility_version {storage_compatibility_version!r}: DuckDB "
+            f"{duckdb.__version__} cannot write that storage format ({exc})"
+        ) from None
     try:
         counts = {}
         for name in PUBLISHED_TABLES:
@@ -207,6 +273,7 @@ def publish_plan(
         dropped = _copy_kept_plans(con, target, meta["plan_id"], keep_last)
         for name, sql in VIEWS_SQL.items():
             con.execute(f'create view pub."{name}" as {sql}')
+        _comment_duckdb(con, "pub", [*PUBLISHED_TABLES, *VIEWS_SQL])
         kept = [r[0] for r in con.execute("select plan_id from pub.plan_history").fetchall()]
         in_force = next(
             iter(con.execute("select plan_id from pub.plan_history where in_force").fetchall()), [None]
@@ -232,7 +299,11 @@ def publish_plan(
         for name in [*PUBLISHED_TABLES, "plan_history"]:
             source = "plan_history" if name == "plan_history" else f"latest_{name}"
             parts[name] = parquet_dir / f".{name}.parquet.tmp-{os.getpid()}"
-            reader.execute(f'copy (select * from "{source}") to {sql_literal(parts[name])} (format parquet)')
+            cols = [r[0] for r in reader.execute(f'describe "{source}"').fetchall()]
+            kv = _parquet_metadata(name, cols)
+            reader.execute(
+                f'copy (select * from "{source}") to {sql_literal(parts[name])} (format parquet, kv_metadata {kv})'
+            )
     finally:
         reader.close()
     for name, part in parts.items():
@@ -334,6 +405,34 @@ def _has_table(con: duckdb.DuckDBPyConnection, name: str) -> bool:
     return bool(rows[0][0])
 
 
+# The plan a run as of date D builds on (its "current plan": territories to keep, disruption, the
+# elapsed quarters' goals): the newest yearly or quarterly plan published before D, or, for a quarterly
+# run, a yearly plan as of D itself (the redesign that quarter starts from). Plans as of later
+# quarters, and earlier runs of the same kind for D, are never read, so a rerun or a backfill of a
+# past quarter reproduces that quarter's plan whatever was published since. Parameters: D, D, kind.
+REFERENCE_SQL = """
+    select plan_id from plan_runs
+    where kind in ('yearly', 'quarterly')
+      and (as_of_date < ? or (as_of_date = ? and kind = 'yearly' and ? = 'quarterly'))
+    order by as_of_date desc, created_at desc limit 1"""
+
+
+def reference_plan(out_dir: str | Path, as_of, kind: str) -> str | None:
+    """The plan_id a `kind` run as of `as_of` builds on (REFERENCE_SQL), or None when there is none."""
+    path = Path(out_dir) / "plan.duckdb"
+    if not path.exists():
+        return None
+    con = duckdb.connect(str(path), read_only=True)
+    try:
+        if not _has_table(con, "plan_runs"):
+            return None
+        day = pd.Timestamp(as_of).date()
+        row = con.execute(REFERENCE_SQL, [day, day, kind]).fetchall()
+    finally:
+        con.close()
+    return row[0][0] if row else None
+
+
 def read_published(out_dir: str | Path, table: str) -> pd.DataFrame | None:
     """The published table of the plan in force (its `latest_` view), or None when nothing has been
     published yet."""
@@ -432,6 +531,7 @@ def publish_postgres(duckdb_path: str | Path, url: str, schema: str = "covplan")
             pg.execute(f'set local search_path to "{schema}"')
             for view, sql in VIEWS_SQL.items():
                 pg.execute(f'create view "{schema}"."{view}" as {sql}')
+            _comment_postgres(pg, src, schema)
     except psycopg.Error as exc:
         raise PublishError(
             f"PostgreSQL publish to schema {schema!r} failed and was rolled back ({exc}); "
@@ -444,24 +544,38 @@ def publish_postgres(duckdb_path: str | Path, url: str, schema: str = "covplan")
     return counts
 
 
-def read_goals_in_force(out_dir: str | Path):
-    """The territory goals (in cents) and company target of the published plan in force, for a
-    quarterly run to keep the elapsed quarters; None when nothing is published yet."""
+def _comment_postgres(pg, src: duckdb.DuckDBPyConnection, schema: str) -> None:
+    """COMMENT ON the PostgreSQL tables, views and columns, the same texts as in the DuckDB file."""
+    for name in [*PUBLISHED_TABLES, *VIEWS_SQL]:
+        kind = "view" if name in VIEWS_SQL else "table"
+        pg.execute(
+            f'comment on {kind} "{schema}"."{name}" is {sql_literal(published_schema.table_comment(name))}'
+        )
+        described = published_schema.column_descriptions(name)
+        for (col,) in src.execute(f'select column_name from (describe "{name}")').fetchall():
+            if col in described:
+                pg.execute(f'comment on column "{schema}"."{name}"."{col}" is {sql_literal(described[col])}')
+
+
+def read_goals_in_force(out_dir: str | Path, plan_id: str | None):
+    """The territory goals (in cents) and company target of the published plan `plan_id` (the plan a
+    quarterly run builds on, see `reference_plan`), for that run to keep the elapsed quarters; None
+    when there is no such plan."""
     from planning.goals import GoalsInForce
 
     path = Path(out_dir) / "plan.duckdb"
-    if not path.exists():
+    if plan_id is None or not path.exists():
         return None
     con = duckdb.connect(str(path), read_only=True)
     try:
-        if not _has_table(con, "latest_territory_goals"):
-            return None
         goals = con.execute(
             "select quarter_start, fiscal_year, fiscal_quarter, territory_id, "
-            "cast(round(goal * 100) as bigint) as goal_cents, set_in_plan_id from latest_territory_goals"
+            "cast(round(goal * 100) as bigint) as goal_cents, set_in_plan_id from territory_goals "
+            "where plan_id = ?",
+            [plan_id],
         ).df()
         target = con.execute(
-            "select cast(round(company_target * 100) as bigint) from latest_plan_runs"
+            "select cast(round(company_target * 100) as bigint) from plan_runs where plan_id = ?", [plan_id]
         ).fetchall()
     finally:
         con.close()

@@ -58,3 +58,9 @@ def chromium_path() -> str:
     if not os.path.exists(path):
         _require("chromium", "apt-get install -y chromium (bash .ci/services.sh does)")
     return path
+
+
+@pytest.fixture(scope="session")
+def require_service():
+    """`_require` for fixtures in sub-folders: skip outside CI, fail under .ci/run."""
+    return _require

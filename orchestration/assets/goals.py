@@ -44,7 +44,13 @@ def territory_goals(
     as_of = warehouse.query_df("select max(as_of_date) as as_of from marts.fct_account_value")["as_of"].iloc[
         0
     ]
-    in_force = read_goals_in_force(plan_config.published_dir()) if config.kind == "quarterly" else None
+    # the plan territory_design built on (the newest published before this as-of date): its goals for
+    # the elapsed quarters are kept
+    builds_on = warehouse.query_df("select builds_on_plan_id from planning.design_metrics").iloc[0, 0]
+    builds_on = None if pd.isna(builds_on) else str(builds_on)
+    in_force = (
+        read_goals_in_force(plan_config.published_dir(), builds_on) if config.kind == "quarterly" else None
+    )
     goals = set_goals(
         accounts, quarterly, cfg.goals, pd.Timestamp(as_of).date(), cfg.plan.fiscal_year_start_month, in_force
     )
@@ -81,6 +87,19 @@ def territory_goals(
     )
 
     total = int(tg["goal_cents"].sum())
+    ag = goals.account_goals
+    # each span per territory equals the sum of its accounts' goals for that span (to the cent)
+    spans = pd.DataFrame(
+        {
+            "set_q": tg[~tg["carried"]].groupby("territory_id")["goal_cents"].sum(),
+            "elapsed_q": tg[tg["carried"]].groupby("territory_id")["goal_cents"].sum(),
+            "set_a": ag.groupby("territory_id")["goal_cents"].sum(),
+            "elapsed_a": ag.groupby("territory_id")["goal_elapsed_cents"].sum(),
+        }
+    ).fillna(0)
+    traceable = bool(
+        (spans["set_q"] == spans["set_a"]).all() and (spans["elapsed_q"] == spans["elapsed_a"]).all()
+    )
     yield dg.MaterializeResult(
         metadata={
             "method": cfg.goals.method,
@@ -98,13 +117,17 @@ def territory_goals(
         check_name="goals_sum_to_target",
         passed=bool(
             total == goals.company_target_cents
-            and goals.set_cents == int(goals.account_goals["goal_cents"].sum())
+            and goals.set_cents == int(ag["goal_cents"].sum())
+            and total == int(ag["goal_cents"].sum() + ag["goal_elapsed_cents"].sum())
+            and traceable
             and np.all(tg["goal_cents"] >= 0)
         ),
         metadata={
             "target_cents": goals.company_target_cents,
             "territory_goal_cents": total,
-            "account_goal_cents": int(goals.account_goals["goal_cents"].sum()),
+            "account_goal_cents": int(ag["goal_cents"].sum()),
+            "account_goal_elapsed_cents": int(ag["goal_elapsed_cents"].sum()),
+            "territories_traceable_to_accounts": traceable,
         },
     )
 

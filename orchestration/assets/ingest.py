@@ -8,13 +8,14 @@ as generated. `demo_account_truth` only materialises for the demo (nothing downs
 
 import os
 import time
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import dagster as dg
 import pandas as pd
 
 from orchestration.metadata import preview
+from orchestration.partitions import check_demo_as_of, check_history
 from orchestration.resources import PlanConfigResource, Warehouse
 from planning.config import PROJECT_ROOT, PlanConfig
 from sources.demo import generate_demo, resolve_size
@@ -86,7 +87,10 @@ def ingest_source(
     if source not in SOURCES:
         raise ValueError(f"ingest source must be one of {list(SOURCES)}, got {source!r}")
     loaded_at = datetime.now(UTC).replace(tzinfo=None)
+    as_of = _run_as_of(context)
     if source == "demo":
+        if as_of is not None:  # before generating anything: the demo's history is known from config
+            check_demo_as_of(as_of, cfg)
         yield from _demo(context, config, cfg, warehouse, loaded_at)
         return
     rules = row_rules(cfg, loaded_at)
@@ -117,9 +121,18 @@ def ingest_source(
                 url_env=cfg.sources.sql.url_env,
             )
         con.execute("drop table if exists demo_truth.account_truth")  # truth belongs to the demo only
+        first_order = con.execute("select min(order_date) from raw.transactions").fetchall()[0][0]
+        if as_of is not None and first_order is not None:  # before any dbt work
+            check_history(as_of, pd.Timestamp(first_order).date(), cfg, source)
         previews = {e: con.execute(f"select * from quarantine.{e} limit 5").df() for e in RAW_ENTITIES}
     context.log.info(f"loaded {source} source in {time.perf_counter() - started:.1f} s")
     yield from _results(report, previews)
+
+
+def _run_as_of(context: dg.AssetExecutionContext) -> date | None:
+    """The plan's as-of date when this (unpartitioned) ingest runs inside a partitioned plan run."""
+    key = context.run.tags.get("dagster/partition")
+    return date.fromisoformat(key) if key else None
 
 
 def _results(report: LoadReport, previews: dict[str, pd.DataFrame]):

@@ -9,7 +9,7 @@ from orchestration.partitions import ONE_PLAN_PER_RUN, quarterly_partitions
 from orchestration.resources import PlanConfigResource, Warehouse
 from orchestration.settings import draft_report_path
 from planning.config import PlanConfig
-from planning.publish import read_published
+from planning.publish import read_plan, reference_plan
 from planning.report import write_report
 from planning.territories import (
     MEASURE_COLUMNS,
@@ -96,6 +96,18 @@ def rep_centres(reps: pd.DataFrame, roles: list[str]) -> dict[str, pd.DataFrame]
     return out
 
 
+def plan_built_on(
+    warehouse: Warehouse, plan_config: PlanConfigResource, kind: str
+) -> tuple[pd.DataFrame | None, str | None]:
+    """The account_plan rows and plan_id of the published plan this run builds on: the newest one
+    before the as-of date the marts were built for (a later quarter's plan never changes a backfill)."""
+    as_of = warehouse.query_df("select max(as_of_date) as d from marts.fct_account_value")["d"].iloc[0]
+    plan_id = reference_plan(plan_config.published_dir(), as_of, kind)
+    if plan_id is None:
+        return None, None
+    return read_plan(plan_config.published_dir(), "account_plan", plan_id), plan_id
+
+
 @dg.asset(
     partitions_def=quarterly_partitions,
     backfill_policy=ONE_PLAN_PER_RUN,
@@ -120,13 +132,15 @@ def territory_design(
     plan_config: PlanConfigResource,
 ):
     """Territories per coverage role, balanced on workload hours (field pools compact by location).
-    Quarterly runs keep the published plan's assignments and only place new accounts."""
+    Quarterly runs keep the assignments of the plan they build on (the newest published before their
+    as-of date, `planning.publish.reference_plan`) and only place new accounts."""
     cfg = plan_config.load()
     accounts = warehouse.query_df(DESIGN_INPUTS_SQL)
     headcount = warehouse.query_df("select role, headcount from planning.coverage_summary")
     counts = {r: int(n) for r, n in zip(headcount["role"], headcount["headcount"], strict=True) if n > 0}
     counts.update(cfg.territories.count)
-    previous = read_published(plan_config.published_dir(), "account_plan")
+    previous, builds_on = plan_built_on(warehouse, plan_config, config.kind)
+    context.log.info(f"{config.kind} plan as of the partition builds on published plan {builds_on}")
     opts = solver_options(cfg)
     measures = [MEASURE_COLUMNS[m] for m in cfg.territories.measures]
     locks = dict(cfg.territories.locks)
@@ -176,9 +190,9 @@ def territory_design(
     warehouse.write_table("planning", "territory_assignment", assignment)
     territories = staff_territories(design.territories, reps, cfg.territories.geographic_roles)
     warehouse.write_table("planning", "territories", territories.assign(run_id=context.run.run_id))
-    warehouse.write_table(
-        "planning", "design_metrics", pd.DataFrame([{**design.metrics, "run_id": context.run.run_id}])
-    )
+    metrics = pd.DataFrame([{**design.metrics, "run_id": context.run.run_id}])
+    metrics["builds_on_plan_id"] = pd.Series([builds_on], dtype="string")
+    warehouse.write_table("planning", "design_metrics", metrics)
     # A draft per run beside the warehouse: the publish step promotes it to the published report.html
     # only when this run's plan becomes the plan in force (a scenario or a backfill never replaces it).
     report_path = draft_report_path(context.run.run_id)
@@ -198,6 +212,7 @@ def territory_design(
     yield dg.MaterializeResult(
         metadata={
             **figures(design.metrics),
+            "builds_on_plan_id": dg.MetadataValue.text(str(builds_on)),
             "vacant_territories": dg.MetadataValue.int(int(territories["owner_rep_id"].isna().sum())),
             "territories_table": dg.MetadataValue.md(preview(design.territories.round(3), rows=20)),
             "report_draft": dg.MetadataValue.text(

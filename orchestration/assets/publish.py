@@ -105,7 +105,13 @@ def published_plan(
             "scenario_name": config.scenario_name or None,
             "config_overrides": json.loads(plan_config.overrides_json),
         }
-        out = publish_plan(con, meta, plan_config.published_dir(), keep_last=cfg.publish.keep_last)
+        out = publish_plan(
+            con,
+            meta,
+            plan_config.published_dir(),
+            keep_last=cfg.publish.keep_last,
+            storage_compatibility_version=cfg.publish.storage_compatibility_version,
+        )
     context.log.info(f"published plan {meta['plan_id']} to {out.duckdb_path}")
     report = promote_report(
         draft_report_path(run_id), plan_config.published_dir(), meta["plan_id"], out.in_force

@@ -112,3 +112,23 @@ def test_a_run_without_an_explicit_source_ingests_the_configured_default(tmp_pat
     while failure.cause:
         failure = failure.cause
     assert "COVPLAN_SOURCE_URL" in failure.message  # it went to the SQL source, not the demo
+
+
+def test_a_partitioned_run_too_early_for_the_demo_history_stops_before_generating(tmp_path, monkeypatch):
+    """A backfill of a quarter the demo history cannot plan fails in ingest, before any data is made."""
+
+    def never(*args, **kwargs):
+        raise AssertionError("the demo must not be generated for an as-of date it cannot support")
+
+    monkeypatch.setattr(ingest, "generate_demo", never)
+    result = _materialize(tmp_path, tags={"dagster/partition": "2025-04-01"})
+    assert not result.success
+    failure = result.get_step_failure_events()[0].step_failure_data.error
+    while failure.cause:
+        failure = failure.cause
+    assert failure.cls_name == "AsOfHistoryError"
+    assert "earliest as-of date it supports is" in failure.message and "demo.years" in failure.message
+    if (tmp_path / "wh.duckdb").exists():  # the resource may open the file; nothing may land in it
+        with duckdb.connect(str(tmp_path / "wh.duckdb"), read_only=True) as con:
+            raw = con.execute("select count(*) from information_schema.tables where table_schema = 'raw'")
+            assert raw.fetchall()[0][0] == 0

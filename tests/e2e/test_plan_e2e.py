@@ -78,6 +78,9 @@ def test_goals_sum_exactly_to_target(yearly):
         ]
         baseline = con.execute("select sum(revenue_t12m) from latest_account_plan").fetchone()[0]
     assert target == by_quarter == by_account == by_terr  # DECIMAL: exact, no rounding drift
+    with _pub(out) as con:
+        plan_id = con.execute("select plan_id from latest_plan_runs").fetchone()[0]
+    _assert_goals_traceable(out, plan_id)
     assert float(target) == pytest.approx(baseline * 1.08, rel=1e-9, abs=0.01)
     assert quarters == 4
 
@@ -240,6 +243,74 @@ def test_backfilled_quarter_uses_no_later_data_and_quarterly_keeps_elapsed_goals
     assert (remaining["set_in_plan_id"] == q[0]).all() and remaining["quarter_start"].nunique() == 3
     assert sums[0] == q[3] == sums[1]  # the year's target stays that of the yearly plan
     assert sums[3] == sums[2]  # account goals: the quarters this plan set
+    _assert_goals_traceable(out, q[0])
+    _assert_goals_traceable(out, run[0])
+
+    # backfill Q2 after Q3 is published: the rerun builds on no later plan, so it reproduces the Q2
+    # plan, and the Q3 plan stays in force
+    proc = run_cli("--as-of", "2026-04-01", "--config", str(config), out=out)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    with _pub(out) as con:
+        again = con.execute("select plan_id from plan_runs order by created_at desc limit 1").fetchone()[0]
+        in_force = con.execute("select plan_id from latest_plan_runs").fetchone()[0]
+    assert again != run[0] and again.startswith("yearly-20260401-") and in_force == q[0]
+    _assert_same_plan(out, run[0], again)
+    # backfill Q3 again: it builds on the newest plan before Q3 (the Q2 rerun, equal to the first Q2
+    # plan), not on the Q3 plan it replaces, so it reproduces the Q3 plan
+    proc = run_cli("--kind", "quarterly", "--as-of", "2026-07-01", "--config", str(config), out=out)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    with _pub(out) as con:
+        q_again = con.execute("select plan_id from latest_plan_runs").fetchone()[0]
+    assert q_again != q[0] and q_again.startswith("quarterly-20260701-")
+    _assert_same_plan(out, q[0], q_again)
+
+
+def _plan_content(out: Path, plan_id: str) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    with _pub(out) as con:
+        accounts = con.execute(
+            "select account_id, territory_id, coverage_tier, goal, goal_elapsed, goal_year from account_plan "
+            "where plan_id = ? order by account_id",
+            [plan_id],
+        ).df()
+        territories = con.execute(
+            "select territory_id, role, accounts, goal, goal_elapsed, goal_year from territories "
+            "where plan_id = ? order by territory_id",
+            [plan_id],
+        ).df()
+        goals = con.execute(
+            "select territory_id, quarter_start, goal from territory_goals where plan_id = ? "
+            "order by territory_id, quarter_start",
+            [plan_id],
+        ).df()
+    return accounts, territories, goals
+
+
+def _assert_same_plan(out: Path, a: str, b: str) -> None:
+    for left, right in zip(_plan_content(out, a), _plan_content(out, b), strict=True):
+        assert len(left) > 0
+        pd.testing.assert_frame_equal(left, right)
+
+
+def _assert_goals_traceable(out: Path, plan_id: str) -> None:
+    """Each territory's goal, per span, is the sum of its accounts' goals to the cent, and the spans
+    together are the company target (DECIMAL sums in SQL: exact)."""
+    with _pub(out) as con:
+        off = con.execute(
+            """
+            select count(*) from territories t
+            join (select territory_id, sum(goal) g, sum(goal_elapsed) e, sum(goal_year) y
+                  from account_plan where plan_id = ? group by 1) a using (territory_id)
+            where t.plan_id = ? and (t.goal <> a.g or t.goal_elapsed <> a.e or t.goal_year <> a.y
+                                     or t.goal_year <> t.goal + t.goal_elapsed)""",
+            [plan_id, plan_id],
+        ).fetchone()[0]
+        target, year, terr = con.execute(
+            "select (select company_target from plan_runs where plan_id = $1), "
+            "(select sum(goal_year) from account_plan where plan_id = $1), "
+            "(select sum(goal_year) from territories where plan_id = $1)",
+            [plan_id],
+        ).fetchone()
+    assert off == 0 and target == year == terr
 
 
 def test_bad_size_is_one_clear_line(tmp_path):

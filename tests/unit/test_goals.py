@@ -190,3 +190,71 @@ def test_quarterly_run_regoals_only_the_remaining_quarters():
     # a run past the plan year sets a whole new year from config
     nxt = set_goals(later, EVEN, cfg, date(2027, 1, 1), 1, in_force)
     assert not nxt.territory_goals["carried"].any() and nxt.company_target_cents == 100000
+
+
+def _spans(goals) -> pd.DataFrame:
+    """Per territory: the quarters the plan set and the kept elapsed ones, from the quarterly rows and
+    from the account goals."""
+    tg, ag = goals.territory_goals, goals.account_goals
+    return pd.DataFrame(
+        {
+            "set_quarters": tg[~tg["carried"]].groupby("territory_id")["goal_cents"].sum(),
+            "elapsed_quarters": tg[tg["carried"]].groupby("territory_id")["goal_cents"].sum(),
+            "set_accounts": ag.groupby("territory_id")["goal_cents"].sum(),
+            "elapsed_accounts": ag.groupby("territory_id")["goal_elapsed_cents"].sum(),
+        }
+    ).fillna(0)
+
+
+def test_territory_goals_are_traceable_to_account_goals_in_yearly_and_quarterly_plans():
+    from planning.goals import GoalsInForce
+
+    rng = np.random.default_rng(11)
+    n = 3000
+    accounts = pd.DataFrame(
+        {
+            "account_id": [f"A{i}" for i in range(n)],
+            "territory_id": rng.choice([f"T{i:02d}" for i in range(23)], n),
+            "revenue_t12m": rng.gamma(1.1, 7000, n),
+            "expected_revenue_next_4q": rng.gamma(1.1, 7700, n),
+        }
+    )
+    seasonal = EVEN.assign(revenue=[1.0, 1.2, 0.9, 1.4])
+    cfg = GoalsConfig(company_target=CompanyTarget(amount=12_345_678.91))
+    yearly = set_goals(accounts, seasonal, cfg, date(2026, 1, 1), 1)
+    spans = _spans(yearly)
+    assert (spans["set_quarters"] == spans["set_accounts"]).all()
+    assert (spans["elapsed_quarters"] == 0).all() and (yearly.account_goals["goal_elapsed_cents"] == 0).all()
+    assert (
+        yearly.account_goals["goal_cents"].sum()
+        == 1_234_567_891
+        == yearly.territory_goals["goal_cents"].sum()
+    )
+
+    in_force = GoalsInForce(yearly.territory_goals, yearly.company_target_cents)
+    later = accounts.assign(expected_revenue_next_4q=rng.gamma(1.1, 9000, n))
+    q3 = set_goals(later, seasonal, cfg, date(2026, 7, 1), 1, in_force)
+    spans = _spans(q3)
+    # each span of each territory is exactly the sum of its accounts' goals for that span
+    assert (spans["set_quarters"] == spans["set_accounts"]).all()
+    assert (spans["elapsed_quarters"] == spans["elapsed_accounts"]).all()
+    # the elapsed span is Q1 + Q2 as the yearly plan set them, per territory
+    kept = yearly.territory_goals[yearly.territory_goals["quarter_start"] < date(2026, 7, 1)]
+    assert spans["elapsed_quarters"].to_dict() == kept.groupby("territory_id")["goal_cents"].sum().to_dict()
+    ag = q3.account_goals
+    assert ag["goal_cents"].sum() == q3.set_cents
+    assert ag["goal_cents"].sum() + ag["goal_elapsed_cents"].sum() == 1_234_567_891 == q3.company_target_cents
+    assert (ag["goal_elapsed_cents"] >= 0).all() and ag["goal_elapsed_cents"].sum() == kept[
+        "goal_cents"
+    ].sum()
+
+
+def test_elapsed_goals_of_a_territory_without_accounts_are_a_clear_error():
+    from planning.goals import GoalsInForce
+
+    cfg = GoalsConfig(company_target=CompanyTarget(amount=1000.0))
+    yearly = set_goals(_four_accounts(), EVEN, cfg, date(2026, 1, 1), 1)
+    in_force = GoalsInForce(yearly.territory_goals, yearly.company_target_cents)
+    gone = _four_accounts().assign(territory_id=["T1", "T1", "T2", "T2"])  # T3 has no account left
+    with pytest.raises(GoalError, match="T3 have elapsed-quarter goals but no accounts"):
+        set_goals(gone, EVEN, cfg, date(2026, 4, 1), 1, in_force)

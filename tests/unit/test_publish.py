@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 
 import planning.publish as pub
+from planning import published_schema
 from planning.publish import PublishError, publish_plan, publish_postgres, read_plan, read_published
 
 # The real contract selects read a whole warehouse; these stand-ins keep the publish mechanics under test.
@@ -16,8 +17,8 @@ SIMPLE_SQL = {
     "plan_runs": pub.CONTRACT_SQL["plan_runs"],
     "account_plan": "select m.plan_id, a.account_id, a.territory_id, a.goal from acc a cross join plan_meta m",
     "territories": "select m.plan_id, a.territory_id, sum(a.goal) as goal from acc a cross join plan_meta m group by all",
-    "territory_goals": "select m.plan_id, a.territory_id, date '2026-10-01' as quarter_start, sum(a.goal) as goal "
-    "from acc a cross join plan_meta m group by all",
+    "territory_goals": "select m.plan_id, a.territory_id, date '2026-10-01' as quarter_start, 2026 as fiscal_year, "
+    "4 as fiscal_quarter, sum(a.goal) as goal, m.plan_id as set_in_plan_id from acc a cross join plan_meta m group by all",
     "coverage_summary": "select m.plan_id, 'field' as role, count(*) as headcount from acc a cross join plan_meta m group by all",
 }
 
@@ -94,6 +95,31 @@ def test_plans_are_kept_and_latest_views_show_the_plan_in_force(warehouse, tmp_p
     assert len(read_plan(tmp_path, "account_plan", "s1")) == 5
     with pytest.raises(PublishError, match="kept plans: b1, s1, q1, y1"):
         read_plan(tmp_path, "account_plan", "nope")
+
+
+def test_a_run_builds_on_the_newest_plan_before_its_as_of_date(warehouse, tmp_path):
+    from planning.publish import read_goals_in_force, reference_plan
+
+    q2, q3, q4 = date(2026, 4, 1), date(2026, 7, 1), date(2026, 10, 1)
+    assert reference_plan(tmp_path, q2, "quarterly") is None  # nothing published yet
+    _publish(warehouse, tmp_path, "y-q2", as_of=q2, accounts=3, created=datetime(2026, 4, 1))
+    _publish(warehouse, tmp_path, "q-q3", "quarterly", as_of=q3, accounts=4, created=datetime(2026, 7, 1))
+    _publish(warehouse, tmp_path, "s-q3", "scenario", as_of=q3, accounts=5, created=datetime(2026, 7, 2))
+    # published last, as of a later quarter: it must not change a backfill of Q2 or Q3
+    _publish(warehouse, tmp_path, "y-q4", as_of=q4, accounts=6, created=datetime(2026, 10, 1))
+    assert reference_plan(tmp_path, q3, "quarterly") == "y-q2"  # not the later y-q4, not the scenario
+    assert reference_plan(tmp_path, q4, "quarterly") == "y-q4"  # the redesign its quarter starts from
+    assert reference_plan(tmp_path, q4, "yearly") == "q-q3"  # a rerun of y-q4 never builds on itself
+    assert reference_plan(tmp_path, q2, "yearly") is None  # a Q2 backfill starts fresh, as Q2 did
+    assert reference_plan(tmp_path, date(2027, 1, 1), "quarterly") == "y-q4"
+    # a backfill of Q3 published now reads y-q2's goals, and does not displace the plan in force
+    goals = read_goals_in_force(tmp_path, "y-q2")
+    assert goals.company_target_cents == 100 and set(goals.territory_goals["goal_cents"]) == {1000, 2000}
+    assert read_goals_in_force(tmp_path, None) is None
+    out = _publish(warehouse, tmp_path, "q-q3-again", "quarterly", as_of=q3, created=datetime(2026, 11, 1))
+    assert out.in_force == "y-q4"
+    assert set(read_published(tmp_path, "account_plan")["plan_id"]) == {"y-q4"}
+    assert reference_plan(tmp_path, q3, "quarterly") == "y-q2"  # and reruns of Q3 still build on y-q2
 
 
 def test_keep_last_drops_the_oldest_but_never_the_plan_in_force(warehouse, tmp_path):
@@ -214,3 +240,75 @@ def test_postgres_publish_failure_rolls_back_and_keeps_the_old_plan(warehouse, t
         ).scalar()
     engine.dispose()
     assert rows == [("y1", 3)] and leftovers == 0
+
+
+def test_every_latest_view_shows_the_plan_in_force_and_plan_history_the_kept_plans(warehouse, tmp_path):
+    """Stable names for BI: each `latest_<table>` holds only the plan in force (a newer scenario or a
+    backfilled past plan does not take over), and `plan_history` exactly the kept plans."""
+    _publish(warehouse, tmp_path, "y1", accounts=3, created=datetime(2026, 1, 1), keep_last=2)
+    _publish(
+        warehouse,
+        tmp_path,
+        "y2",
+        accounts=4,
+        as_of=date(2027, 1, 1),
+        created=datetime(2026, 2, 1),
+        keep_last=2,
+    )
+    _publish(
+        warehouse,
+        tmp_path,
+        "s1",
+        kind="scenario",
+        as_of=date(2027, 4, 1),
+        created=datetime(2026, 3, 1),
+        keep_last=2,
+    )
+    out = _publish(
+        warehouse, tmp_path, "b1", as_of=date(2026, 1, 1), created=datetime(2026, 4, 1), keep_last=2
+    )
+    assert out.in_force == "y2" and out.kept_plans == ["b1", "s1", "y2"]  # y1: beyond keep_last
+    with duckdb.connect(str(tmp_path / "plan.duckdb"), read_only=True) as con:
+        for name in pub.PUBLISHED_TABLES:
+            ids = con.execute(f"select distinct plan_id from latest_{name}").fetchall()
+            assert ids == [("y2",)], name
+        assert con.execute("select count(*) from latest_account_plan").fetchall() == [(4,)]
+        history = con.execute("select plan_id, kind, in_force from plan_history").fetchall()
+    assert history == [("b1", "yearly", False), ("s1", "scenario", False), ("y2", "yearly", True)]
+
+
+def test_storage_version_is_written_and_a_bad_one_refused(warehouse, tmp_path):
+    _publish(warehouse, tmp_path / "a", "y1")
+    with duckdb.connect(str(tmp_path / "a" / "plan.duckdb"), read_only=True) as con:
+        version = con.execute(
+            "select tags['storage_version'] from duckdb_databases() where database_name = 'plan'"
+        )
+        assert version.fetchall()[0][0] == "v1.0.0+"  # DuckDB's tag: readable by 1.0 and later
+        comment = con.execute(
+            "select comment from duckdb_columns() where table_name = 'account_plan' and column_name = 'goal'"
+        )
+        assert comment.fetchall()[0][0].startswith("Revenue goal this plan sets for the account")
+    meta = {"plan_id": "x", "kind": "yearly", "as_of_date": date(2026, 10, 1), "created_at": datetime.now(),
+            "company_target_cents": 1}  # fmt: skip
+    with pytest.raises(PublishError, match="storage_compatibility_version 'v9.9.9'"):
+        publish_plan(warehouse, meta, tmp_path / "b", storage_compatibility_version="v9.9.9")
+
+
+def test_postgres_tables_views_and_columns_carry_the_comments(warehouse, tmp_path, pg_database):
+    import sqlalchemy as sa
+
+    _publish(warehouse, tmp_path, "y1")
+    publish_postgres(tmp_path / "plan.duckdb", pg_database, schema="covplan")
+    engine = sa.create_engine(pg_database)
+    with engine.connect() as con:
+        table = con.execute(sa.text("select obj_description('covplan.account_plan'::regclass)")).scalar()
+        view = con.execute(
+            sa.text("select obj_description('covplan.latest_account_plan'::regclass)")
+        ).scalar()
+        column = con.execute(
+            sa.text("select col_description('covplan.account_plan'::regclass, 4)")  # goal: 4th column
+        ).scalar()
+    engine.dispose()
+    assert table == published_schema.table_comment("account_plan")
+    assert view == published_schema.table_comment("latest_account_plan")
+    assert column == published_schema.COLUMN_DESCRIPTIONS["account_plan"]["goal"]
