@@ -125,6 +125,23 @@ VIEWS_SQL: dict[str, str] = {
 }
 
 
+# Columns left out of a table's content hash because they name the run, not the plan's content: the
+# plan and run ids (territory_goals.set_in_plan_id is hashed as "set in this plan" yes/no instead).
+HASH_EXCLUDED = {
+    "account_plan": ("plan_id", "run_id"),
+    "territories": ("plan_id",),
+    "territory_goals": ("plan_id", "set_in_plan_id"),
+    "coverage_summary": ("plan_id",),
+}
+TMP_PREFIX = ".plan.duckdb.tmp-"
+
+
+def sql_literal(text: str | Path) -> str:
+    """`text` (a path or name from the user) as a SQL string literal, quotes doubled: for the few
+    statements that take no parameters (ATTACH, COPY ... TO)."""
+    return "'" + str(text).replace("'", "''") + "'"
+
+
 def scalar(con: duckdb.DuckDBPyConnection, sql: str):
     """The single value of `sql`, with its result fully consumed (DuckDB refuses new work on a
     connection that still holds an unfinished result)."""
@@ -174,10 +191,6 @@ def _plans_to_keep(con: duckdb.DuckDBPyConnection, keep_last: int) -> list[str]:
 DEFAULT_STORAGE_VERSION = "v1.0.0"
 
 
-def _sql_text(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
-
-
 def _comment_duckdb(con: duckdb.DuckDBPyConnection, catalog: str, names: list[str]) -> None:
     """COMMENT ON every table/view and column of `names` in `catalog`. A column without a description
     (only the stand-in tables of unit tests have one) is left uncommented: the completeness of the real
@@ -185,12 +198,12 @@ def _comment_duckdb(con: duckdb.DuckDBPyConnection, catalog: str, names: list[st
     for name in names:
         kind = "view" if name in VIEWS_SQL else "table"
         con.execute(
-            f'comment on {kind} {catalog}."{name}" is {_sql_text(published_schema.table_comment(name))}'
+            f'comment on {kind} {catalog}."{name}" is {sql_literal(published_schema.table_comment(name))}'
         )
         described = published_schema.column_descriptions(name)
         for col in _columns(con, catalog, name):
             if col in described:
-                con.execute(f'comment on column {catalog}."{name}"."{col}" is {_sql_text(described[col])}')
+                con.execute(f'comment on column {catalog}."{name}"."{col}" is {sql_literal(described[col])}')
 
 
 def _parquet_metadata(name: str, columns: list[str]) -> str:
@@ -202,7 +215,7 @@ def _parquet_metadata(name: str, columns: list[str]) -> str:
         "covplan.schema_version": str(published_schema.SCHEMA_VERSION),
         "covplan.column_descriptions": json.dumps({c: described[c] for c in columns if c in described}),
     }
-    return "{" + ", ".join(f"{_sql_text(k)}: {_sql_text(v)}" for k, v in pairs.items()) + "}"
+    return "{" + ", ".join(f"{sql_literal(k)}: {sql_literal(v)}" for k, v in pairs.items()) + "}"
 
 
 def publish_plan(
@@ -224,9 +237,8 @@ def publish_plan(
     parquet_dir = out / "parquet"
     parquet_dir.mkdir(parents=True, exist_ok=True)
     target = out / "plan.duckdb"
-    tmp = out / f".plan.duckdb.tmp-{os.getpid()}"
-    for stale in (tmp, Path(f"{tmp}.wal")):
-        stale.unlink(missing_ok=True)
+    tmp = out / f"{TMP_PREFIX}{os.getpid()}"
+    _remove_stale_files(out, parquet_dir)
 
     meta = {"scenario_name": None, "config_overrides": {}, "goal_metrics": {}, **plan_meta}
     meta = {
@@ -239,7 +251,9 @@ def publish_plan(
     )
     con.unregister("plan_meta_df")
     try:
-        con.execute(f"attach '{tmp}' as pub (storage_version {_sql_text(storage_compatibility_version)})")
+        con.execute(
+            f"attach {sql_literal(tmp)} as pub (storage_version {sql_literal(storage_compatibility_version)})"
+        )
     except duckdb.Error as exc:
         con.execute("drop table if exists plan_meta")
         raise PublishError(
@@ -253,6 +267,9 @@ def publish_plan(
             counts[name] = scalar(con, f'select count(*) from pub."{name}"')
         if counts["account_plan"] == 0:
             raise PublishError("the plan has no accounts; the previous published plan is kept")
+        hashes = {name: content_hash(con, f'pub."{name}"', HASH_EXCLUDED[name]) for name in HASH_EXCLUDED}
+        con.execute("alter table pub.plan_runs add column content_hashes varchar")
+        con.execute("update pub.plan_runs set content_hashes = ?", [json.dumps(hashes, sort_keys=True)])
         dropped = _copy_kept_plans(con, target, meta["plan_id"], keep_last)
         for name, sql in VIEWS_SQL.items():
             con.execute(f'create view pub."{name}" as {sql}')
@@ -274,20 +291,61 @@ def publish_plan(
     Path(f"{target}.wal").unlink(missing_ok=True)
     os.replace(tmp, target)
 
+    # Parquet: every file written first, then all renamed in one quick pass, so a reader (or a crash)
+    # finds the files of one plan, not a table of the new plan beside a table of the old one
+    parts = {}
     reader = duckdb.connect(str(target), read_only=True)
     try:
         for name in [*PUBLISHED_TABLES, "plan_history"]:
             source = "plan_history" if name == "plan_history" else f"latest_{name}"
-            part = parquet_dir / f".{name}.parquet.tmp-{os.getpid()}"
+            parts[name] = parquet_dir / f".{name}.parquet.tmp-{os.getpid()}"
             cols = [r[0] for r in reader.execute(f'describe "{source}"').fetchall()]
             kv = _parquet_metadata(name, cols)
             reader.execute(
-                f"copy (select * from \"{source}\") to '{part}' (format parquet, kv_metadata {kv})"
+                f'copy (select * from "{source}") to {sql_literal(parts[name])} (format parquet, kv_metadata {kv})'
             )
-            os.replace(part, parquet_dir / f"{name}.parquet")
     finally:
         reader.close()
+    for name, part in parts.items():
+        os.replace(part, parquet_dir / f"{name}.parquet")
     return Published(target, parquet_dir, counts, kept, in_force, dropped)
+
+
+def content_hash(con: duckdb.DuckDBPyConnection, table: str, excluded: tuple[str, ...] = ()) -> str:
+    """MD5 of a table's rows, each printed as text (column names and values), sorted: the same content
+    gives the same hash whatever the row order; `excluded` columns (run ids) are left out. A
+    `set_in_plan_id` column is hashed as whether it names the row's own plan."""
+    catalog, _, name = table.replace('"', "").rpartition(".")
+    every = _columns(con, catalog or "memory", name)
+    select = [f'"{c}"' for c in every if c not in excluded]
+    if "set_in_plan_id" in excluded and "set_in_plan_id" in every:
+        select.append("set_in_plan_id = plan_id as set_in_this_plan")
+    rows = f"select {', '.join(select)} from {table}"
+    return scalar(
+        con,
+        f"select md5(coalesce(string_agg(cast(r as varchar), chr(10) order by cast(r as varchar)), '')) "
+        f"from ({rows}) r",
+    )
+
+
+def _remove_stale_files(out: Path, parquet_dir: Path) -> None:
+    """Half-written files of publishers that died (SIGKILL, power loss) before their swap: a temp plan
+    file (and its .wal) or a temp Parquet file whose process is gone. Never the published files."""
+    stale = [*out.glob(f"{TMP_PREFIX}*"), *parquet_dir.glob(".*.parquet.tmp-*")]
+    for path in stale:
+        pid = path.name.split("tmp-", 1)[1].removesuffix(".wal")
+        if pid.isdigit() and (int(pid) == os.getpid() or not _alive(int(pid))):
+            path.unlink(missing_ok=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def _copy_kept_plans(
@@ -298,7 +356,7 @@ def _copy_kept_plans(
     if not target.exists():
         return []
     try:
-        con.execute(f"attach '{target}' as old (read_only)")
+        con.execute(f"attach {sql_literal(target)} as old (read_only)")
     except duckdb.Error as exc:
         raise PublishError(
             f"{target}: cannot open the published plan to carry its history ({exc}); "
@@ -341,7 +399,10 @@ def _copy_kept_plans(
 
 
 def _has_table(con: duckdb.DuckDBPyConnection, name: str) -> bool:
-    return bool(scalar(con, f"select count(*) from information_schema.tables where table_name = '{name}'"))
+    rows = con.execute(
+        "select count(*) from information_schema.tables where table_name = ?", [name]
+    ).fetchall()
+    return bool(rows[0][0])
 
 
 # The plan a run as of date D builds on (its "current plan": territories to keep, disruption, the
@@ -458,7 +519,7 @@ def publish_postgres(duckdb_path: str | Path, url: str, schema: str = "covplan")
                 pg.execute(f'drop table if exists "{schema}"."{name}__new"')
                 pg.execute(f'create table "{schema}"."{name}__new" ({ddl})')
                 csv = Path(tmpdir) / f"{name}.csv"
-                src.execute(f"copy \"{name}\" to '{csv}' (format csv, header false)")
+                src.execute(f'copy "{name}" to {sql_literal(csv)} (format csv, header false)')
                 sql = f'copy "{schema}"."{name}__new" from stdin (format csv)'
                 with pg.cursor().copy(sql) as copy, open(csv, "rb") as fh:
                     while block := fh.read(1 << 20):
@@ -488,12 +549,12 @@ def _comment_postgres(pg, src: duckdb.DuckDBPyConnection, schema: str) -> None:
     for name in [*PUBLISHED_TABLES, *VIEWS_SQL]:
         kind = "view" if name in VIEWS_SQL else "table"
         pg.execute(
-            f'comment on {kind} "{schema}"."{name}" is {_sql_text(published_schema.table_comment(name))}'
+            f'comment on {kind} "{schema}"."{name}" is {sql_literal(published_schema.table_comment(name))}'
         )
         described = published_schema.column_descriptions(name)
         for (col,) in src.execute(f'select column_name from (describe "{name}")').fetchall():
             if col in described:
-                pg.execute(f'comment on column "{schema}"."{name}"."{col}" is {_sql_text(described[col])}')
+                pg.execute(f'comment on column "{schema}"."{name}"."{col}" is {sql_literal(described[col])}')
 
 
 def read_goals_in_force(out_dir: str | Path, plan_id: str | None):

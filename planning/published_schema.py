@@ -50,6 +50,7 @@ COLUMN_DESCRIPTIONS: dict[str, dict[str, str]] = {
         "scenario_name": "Name of the what-if scenario; empty for yearly and quarterly plans.",
         "config_overrides": "JSON object: configuration keys a scenario changed, with their values.",
         "goal_metrics": "JSON object: goal-setting metrics (method, target, growth over baseline).",
+        "content_hashes": "JSON object: MD5 per table (account_plan, territories, territory_goals, coverage_summary) of the plan's rows sorted, without plan_id/run_id; equal hashes mean equal plan content.",
     },
     "account_plan": {
         "plan_id": _PLAN_ID,

@@ -158,6 +158,7 @@ ENTITY_SPECS: dict[str, Entity] = {
 }
 
 RULES = {
+    "malformed_line": "the line does not split into the header's fields (a stray delimiter or quote)",
     "null_key": "the key column is empty",
     "duplicate_key": "another row has the same key (the first good row in file order is kept)",
     "missing_value": "a value the plan needs is empty",

@@ -17,7 +17,7 @@ import duckdb
 
 from sources.contract import ENTITIES, ENTITY_SPECS, REQUIRED_ENTITIES, SourceFileError
 from sources.landing import Landed, LoadReport, RowRules, landing_table, load_landed
-from sources.parsing import detect_format, normalise_header, transcode_to_utf8
+from sources.parsing import detect_format, normalise_header, number_sql, transcode_to_utf8
 
 EXTENSIONS = (".csv", ".parquet")
 MARKER = "_SUCCESS"
@@ -77,15 +77,34 @@ def column_mapping(
     return chosen
 
 
-def _reader(path: Path, fmt=None) -> str:
-    p = "'" + str(path).replace("'", "''") + "'"
+def _sql_text(text: str) -> str:
+    """`text` as a SQL string literal (quotes doubled): paths and names from the user never break the SQL."""
+    return "'" + text.replace("'", "''") + "'"
+
+
+def quote_ident(name: str) -> str:
+    """`name` as a quoted SQL identifier (double quotes doubled), for column names taken from a file."""
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _reader(path: Path, fmt=None, rejects: str | None = None) -> str:
+    """A DuckDB table function reading `path` with every column as text. With `rejects` (a table name),
+    lines that do not split into the header's fields are stored there instead of failing the read."""
+    p = _sql_text(str(path))
     if path.suffix.lower() == ".parquet":
         return f"read_parquet({p})"
     delim = fmt.delimiter.replace("\t", "\\t")
-    columns = "{" + ", ".join("'" + c.replace("'", "''") + "': 'VARCHAR'" for c in fmt.header) + "}"
+    columns = "{" + ", ".join(_sql_text(c) + ": 'VARCHAR'" for c in fmt.header) + "}"
+    store = (
+        f", store_rejects = true, rejects_table = {_sql_text(rejects)}, "
+        f"rejects_scan = {_sql_text(rejects + '_scan')}"
+        if rejects
+        else ""
+    )
     return (
         f"read_csv({p}, columns = {columns}, header = true, auto_detect = false, delim = E'{delim}', "
-        f"quote = '\"', escape = '\"', encoding = '{fmt.encoding}', strict_mode = true, null_padding = false)"
+        f"quote = '\"', escape = '\"', encoding = '{fmt.encoding}', strict_mode = true, "
+        f"null_padding = false{store})"
     )
 
 
@@ -133,28 +152,40 @@ def land_file(
 
 
 def _land(con, entity, path: Path, readable: Path, fmt, renames, decimal: str, date_order: str) -> Landed:
-    reader = _reader(readable, fmt)
     try:
-        header = [r[0] for r in con.execute(f"describe select * from {reader}").fetchall()]
+        header = [r[0] for r in con.execute(f"describe select * from {_reader(readable, fmt)}").fetchall()]
     except duckdb.Error as exc:
         raise _csv_error(path, exc) from None
     chosen = column_mapping(entity, header, renames, path)
     spec = ENTITY_SPECS[entity]
     select = ", ".join(
-        f'cast("{chosen[c]}" as varchar) as "{c}"' if c in chosen else f'cast(null as varchar) as "{c}"'
+        f"cast({quote_ident(chosen[c])} as varchar) as {quote_ident(c)}"
+        if c in chosen
+        else f"cast(null as varchar) as {quote_ident(c)}"
         for c in spec.columns
     )
     table = landing_table(entity)
+    rejects = f"{entity}__rejects" if fmt is not None else None
+    if rejects:
+        _drop_rejects(con, rejects)  # DuckDB appends to an existing rejects table
+    reader = _reader(readable, fmt, rejects)
     try:
         con.execute(f"create or replace temp table {table.split('.')[-1]} as select {select} from {reader}")
     except duckdb.Error as exc:
         raise _csv_error(path, exc) from None
+    malformed = _malformed_lines(con, path, fmt, rejects, header.index(chosen[spec.key])) if rejects else None
     if con.execute(f"select count(*) from {table}").fetchall()[0][0] == 0:
         con.execute(f"drop table {table}")
+        if malformed:
+            first = con.execute(f"select min(_row_number) from {malformed}").fetchall()[0][0]
+            raise SourceFileError(
+                f"{path}: no line splits into the header's {len(header)} fields (first bad row {first}); "
+                f"check the delimiter ({fmt.delimiter!r}) and the quoting"
+            )
         raise SourceFileError(
             f"{path}: the file has a header but no data rows; export it again with its rows"
         )
-    mark = (fmt.decimal if fmt else ".") if decimal == "auto" else decimal
+    mark = decimal if decimal != "auto" else (_decimal_mark(con, table, spec, fmt.decimal) if fmt else ".")
     return Landed(
         entity=entity,
         table=table,
@@ -163,7 +194,90 @@ def _land(con, entity, path: Path, readable: Path, fmt, renames, decimal: str, d
         date_order=date_order,
         ignored_columns=tuple(c for c in header if c not in chosen.values()),
         absent_columns=tuple(c for c in spec.columns if c not in chosen),
+        malformed=malformed,
     )
+
+
+DECIMAL_SAMPLE_ROWS = 100_000
+
+
+def _decimal_mark(con, table: str, spec, default: str) -> str:
+    """The `auto` decimal mark of a CSV file: of point and comma, the one under which more of the number
+    texts in the first DECIMAL_SAMPLE_ROWS rows parse; on a tie the delimiter's habit (`default`: comma
+    for semicolon files). A semicolon file written with decimal points is read with points."""
+    numeric = [c for c, t in spec.columns.items() if t in ("DOUBLE", "INTEGER")]
+    if not numeric:
+        return default
+    counts = ", ".join(f"count({number_sql(quote_ident(c), mark)})" for mark in (".", ",") for c in numeric)
+    row = con.execute(f"select {counts} from (select * from {table} limit {DECIMAL_SAMPLE_ROWS})").fetchall()[
+        0
+    ]
+    point, comma = sum(row[: len(numeric)]), sum(row[len(numeric) :])
+    if point == comma:
+        return default
+    return "." if point > comma else ","
+
+
+def _malformed_lines(con, path: Path, fmt, rejects: str, key_index: int) -> str | None:
+    """Turn DuckDB's rejected lines into `temp.main.<rejects>_lines` (_row_number, column_name, detail,
+    line, key): a line with too many or too few fields, or a stray quote, is one bad row, quarantined as
+    `malformed_line` while the rest of the file loads. Returns None when every line parsed. A problem
+    that spoils the rest of the file (a quote never closed, bytes in another encoding) still stops the
+    run, naming the row."""
+    rows = con.execute(f"select count(*) from {rejects}").fetchall()[0][0]
+    if not rows:
+        _drop_rejects(con, rejects)
+        return None
+    fatal = con.execute(
+        f"select line - 1, error_type, error_message from {rejects} "
+        "where error_type in ('INVALID ENCODING', 'INVALID UNICODE', 'LINE SIZE OVER MAXIMUM') "
+        "or (error_type = 'UNQUOTED VALUE' and error_message like '%unterminated quote%' "
+        "    and position(chr(10) in trim(csv_line, chr(10) || chr(13))) > 0) "
+        "order by line limit 1"
+    ).fetchall()
+    if fatal:
+        row, kind, message = fatal[0]
+        if "ENCODING" in kind or "UNICODE" in kind:
+            raise SourceFileError(
+                f"{path}: unreadable encoding at row {row} (the start of the file is in another encoding "
+                "than the rest); save the whole file as UTF-8"
+            )
+        if kind == "LINE SIZE OVER MAXIMUM":
+            raise SourceFileError(
+                f"{path}: row {row} is longer than DuckDB's maximum line size; split or shorten it"
+            )
+        raise SourceFileError(
+            f"{path}: row {row} opens a quote that is never closed, so the rest of the file cannot be read; "
+            "close or remove that quote"
+        )
+    out = f"{rejects}_lines"
+    delim = _sql_text(fmt.delimiter)
+    con.execute(
+        f"""
+        create or replace temp table {out} as
+        select line - 1 as _row_number, column_name,
+               case when error_type = 'UNQUOTED VALUE'
+                    then 'a quote inside an unquoted value, or text after a closing quote; quote the whole value'
+                    else replace(replace(error_message, 'Expected Number of Columns: ', 'expected '),
+                                 ' Found: ', ' fields, found ')
+                         || ' (a delimiter ' || {delim} || ' inside an unquoted value, or one missing); '
+                         || 'quote values that contain the delimiter'
+               end as detail,
+               trim(csv_line, chr(10) || chr(13)) as line,
+               nullif(trim(split_part(trim(csv_line, chr(10) || chr(13)), {delim}, {key_index + 1})), '') as key
+        from {rejects}
+        -- DuckDB reports a short line once per missing column: keep its first report
+        qualify row_number() over (partition by line order by column_idx nulls first) = 1
+        order by line
+        """
+    )
+    _drop_rejects(con, rejects)
+    return f"temp.main.{out}"
+
+
+def _drop_rejects(con, rejects: str) -> None:
+    con.execute(f"drop table if exists {rejects}")
+    con.execute(f"drop table if exists {rejects}_scan")
 
 
 def check_folder(folder: Path, renames: dict[str, dict[str, str]]) -> dict[str, Path]:

@@ -34,6 +34,9 @@ class Landed:
     date_order: str = "auto"  # for 1/2/2024-style dates: auto | mdy | dmy
     ignored_columns: tuple[str, ...] = ()
     absent_columns: tuple[str, ...] = ()
+    # lines the source could not split into fields: a table (_row_number, column_name, detail, line, key)
+    # whose rows are quarantined whole as `malformed_line`; the landed rows are numbered around them
+    malformed: str | None = None
 
 
 @dataclass(frozen=True)
@@ -109,7 +112,8 @@ def load_landed(
             report.entities[entity] = _empty_entity(con, ENTITY_SPECS[entity], loaded_at, run_id)
         if entity == "accounts" and "reps" not in landed:
             report.entities["reps"] = _derive_reps(con, rules, report)
-    _derive_status(con)
+    # An empty status is left empty here: dbt's dim_accounts infers it from the order lines before the
+    # plan's as-of date, so a backfilled quarter never learns it from later orders.
     return report
 
 
@@ -127,12 +131,15 @@ def _load_entity(
     _row_rules(con, spec, landed, rules, typed, viol)
     _duplicates(con, spec, typed, viol)
     _references(con, spec, typed, viol, reps_landed="reps" in report.entities and spec.name == "accounts")
-    _write_quarantine(con, spec, typed, viol, landed.source, report)
+    _write_quarantine(con, spec, typed, viol, landed, report)
     loaded = _write_raw(con, spec, typed, viol, landed.source, report)
-    read = _scalar(con, f"select count(*) from {typed}")
+    malformed = int(_scalar(con, f"select count(*) from {landed.malformed}")) if landed.malformed else 0
+    read = _scalar(con, f"select count(*) from {typed}") + malformed
     by_rule = dict(con.execute(f"select rule, count(*) from {viol} group by 1 order by 1").fetchall())
-    quarantined = _scalar(con, f"select count(distinct _row_number) from {viol}")
-    for table in (typed, viol):
+    if malformed:
+        by_rule["malformed_line"] = malformed
+    quarantined = _scalar(con, f"select count(distinct _row_number) from {viol}") + malformed
+    for table in (typed, viol, landed.malformed or typed):
         con.execute(f"drop table if exists {table}")
     return EntityReport(
         entity=spec.name,
@@ -180,9 +187,30 @@ def _typed_table(con, spec: Entity, landed: Landed, rules: RowRules, typed: str)
         parsed.append(f"{expr} as {_p(col)}")
     originals = ", ".join(_q(c) for c in spec.columns)
     con.execute(
-        f"create or replace temp table {typed} as select rowid + 1 as _row_number, {originals}, "
-        f"{', '.join(parsed)} from {landed.table}"
+        f"create or replace temp table {typed} as select {_row_number_sql(landed)} as _row_number, "
+        f"{originals}, {', '.join(parsed)} from {_numbered_source(landed)}"
     )
+
+
+def _numbered_source(landed: Landed) -> str:
+    """The landed rows, joined (when lines were malformed) to how many malformed lines precede each."""
+    if not landed.malformed:
+        return landed.table
+    # the k-th malformed line (in order) at row r has g = r - k good rows before it; a good row with
+    # 0-based position p follows every malformed line whose g <= p
+    gaps = (
+        f"select _row_number - row_number() over (order by _row_number) as g, "
+        f"row_number() over (order by _row_number) as k from {landed.malformed}"
+    )
+    return (
+        f"(select l.*, coalesce(m.k, 0) as __skipped from (select *, rowid as __pos from {landed.table}) l "
+        f"asof left join ({gaps}) m on l.__pos >= m.g order by l.__pos)"
+    )
+
+
+def _row_number_sql(landed: Landed) -> str:
+    """Row number in the source (1 = first data row), counting malformed lines too."""
+    return "rowid + 1" if not landed.malformed else "__pos + 1 + __skipped"
 
 
 def _row_rules(con, spec: Entity, landed: Landed, rules: RowRules, typed: str, viol: str) -> None:
@@ -346,7 +374,8 @@ def _references(con, spec: Entity, typed: str, viol: str, reps_landed: bool) -> 
             break
 
 
-def _write_quarantine(con, spec: Entity, typed: str, viol: str, source: str, report: LoadReport) -> None:
+def _write_quarantine(con, spec: Entity, typed: str, viol: str, landed: Landed, report: LoadReport) -> None:
+    source = landed.source
     original = (
         "case v.column_name " + " ".join(f"when {_lit(c)} then t.{_q(c)}" for c in spec.columns) + " end"
     )
@@ -358,8 +387,20 @@ def _write_quarantine(con, spec: Entity, typed: str, viol: str, source: str, rep
                coalesce({original}, '') as original_value, v.detail, {record} as record,
                {_stamp(report)}
         from {viol} v join {typed} t using (_row_number)
-        order by v._row_number, v.rule, v.column_name
+        {_malformed_quarantine(spec, landed, report)}
+        order by _row_number, rule, column_name
         """
+    )
+
+
+def _malformed_quarantine(spec: Entity, landed: Landed, report: LoadReport) -> str:
+    """The malformed lines as quarantine rows: the whole line is the original text; the record holds the
+    line and the key as far as the line splits (so dependants can say their account is in quarantine)."""
+    if not landed.malformed:
+        return ""
+    return (
+        f"union all select {_lit(landed.source)}, _row_number, 'malformed_line', column_name, line, detail, "
+        f"to_json(struct_pack({_q(spec.key)} := key, line := line)), {_stamp(report)} from {landed.malformed}"
     )
 
 
@@ -460,17 +501,4 @@ def empty_quarantine(con, entity: str) -> None:
         "cast(null as bigint) as _row_number, cast(null as varchar) as rule, cast(null as varchar) as column_name, "
         "cast(null as varchar) as original_value, cast(null as varchar) as detail, cast(null as json) as record, "
         "cast(null as timestamp) as _loaded_at, cast(null as varchar) as _run_id limit 0"
-    )
-
-
-def _derive_status(con) -> None:
-    """An empty or absent `status` follows the contract's definition: `active` when the account has a
-    loaded transaction, else `prospect`."""
-    con.execute(
-        """
-        update raw.accounts set status = case when exists (
-            select 1 from raw.transactions t where t.account_id = raw.accounts.account_id
-        ) then 'active' else 'prospect' end
-        where status is null
-        """
     )

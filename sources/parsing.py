@@ -55,8 +55,10 @@ def detect_format(path: Path) -> CsvFormat:
         raise SourceFileError(f"{path}: the file is empty; export it again with a header row and data rows")
     bom = sample.startswith(codecs.BOM_UTF8)
     if b"\x00" in sample:
+        line = sample[: sample.index(b"\x00")].count(b"\n") + 1
         raise SourceFileError(
-            f"{path}: unreadable encoding (NUL bytes: UTF-16 or a binary file); save it as CSV in UTF-8"
+            f"{path}: unreadable encoding: NUL byte at line {line} (UTF-16, a binary file, or a stray NUL); "
+            "save it as CSV in UTF-8 without NUL characters"
         )
     try:
         codecs.getincrementaldecoder("utf-8")().decode(sample, final=at_end)
