@@ -15,7 +15,7 @@ import duckdb
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "e2e"))
-from file_drop_extract import write_extract  # noqa: E402
+from file_drop_extract import cli_env, write_extract  # noqa: E402
 
 pytestmark = pytest.mark.e2e
 
@@ -26,7 +26,7 @@ NEWLINE = "First line\nSecond line; with a semicolon"
 
 def run_cli(*args: str) -> subprocess.CompletedProcess:
     cmd = [sys.executable, "-m", "orchestration.cli", "plan", *args]
-    return subprocess.run(cmd, capture_output=True, text=True, timeout=1200)
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=1200, env=cli_env())
 
 
 def spoil(folder: Path, extract) -> dict:

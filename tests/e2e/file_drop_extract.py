@@ -3,13 +3,37 @@ fate (quarantine rule, column) is known: what the file-drop end-to-end test feed
 
 from __future__ import annotations
 
+import functools
+import os
+import tempfile
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
 import pandas as pd
+import yaml
 
+from planning.config import DEFAULT_CONFIG_PATH
 from sources.demo import generate_demo
+
+# The day the extract is "loaded": its last order is 2026-09-30. Pinning it (sources.as_of_date) keeps the
+# freshness suite and the impossible-date rule independent of the day the tests run.
+EXTRACT_LOAD_DAY = date(2026, 10, 1)
+
+
+@functools.cache
+def pinned_config() -> Path:
+    """The default plan config with sources.as_of_date pinned to EXTRACT_LOAD_DAY (one temp file per session)."""
+    cfg = yaml.safe_load(DEFAULT_CONFIG_PATH.read_text())
+    cfg.setdefault("sources", {})["as_of_date"] = EXTRACT_LOAD_DAY.isoformat()
+    path = Path(tempfile.mkdtemp(prefix="covplan-extract-config-")) / "plan.yaml"
+    path.write_text(yaml.safe_dump(cfg, sort_keys=False))
+    return path
+
+
+def cli_env() -> dict[str, str]:
+    """Environment for a `covplan plan --input-dir` subprocess on an extract: the pinned config."""
+    return {**os.environ, "COVPLAN_CONFIG": str(pinned_config())}
 
 
 @dataclass

@@ -7,14 +7,14 @@ import sys
 
 import duckdb
 import pytest
-from file_drop_extract import write_extract
+from file_drop_extract import cli_env, write_extract
 
 pytestmark = pytest.mark.e2e
 
 
 def run_cli(*args: str) -> subprocess.CompletedProcess:
     cmd = [sys.executable, "-m", "orchestration.cli", "plan", *args]
-    return subprocess.run(cmd, capture_output=True, text=True, timeout=900)
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=900, env=cli_env())
 
 
 @pytest.fixture(scope="module")
