@@ -13,6 +13,12 @@
   Windows the history cannot fill are censored, never zero-filled: with `history_start` (the first day of
   order data) the prior-year revenue of a cutoff less than two years into the history is unknown (NaN),
   and tenure is capped at the shortest history any cutoff has, so early cutoffs look like later ones.
+- Contacts are a snapshot: the CRM contacts carry no created date (docs/raw_contract.md: contact_id,
+  account_id, role, last_activity_date), so n_contacts and n_contact_roles say who is known *today*, and
+  an account that grew after a past cutoff may have gained its contacts because it grew. Those columns
+  (and revenue per contact) are therefore blanked on every row before the snapshot, the latest cutoff:
+  training rows never see them, so the expected-revenue and wallet models do not use them. A last
+  activity date is no substitute: whether a contact was active after a cutoff is itself future data.
 - Potential ("wallet"): the `potential_quantile` quantile of what buying look-alikes (accounts with a
   positive label) bought over the next four quarters, from who they are (industry, employees, company
   revenue, contacts and contact roles), never from their own revenue. potential = max(that quantile,
@@ -66,6 +72,8 @@ MART_FEATURES = [
     "tenure_days",
 ]
 OPTIONAL_FEATURES = ["n_contact_roles"]  # dim_accounts (current CRM snapshot); NaN when not given
+# Known only at the CRM snapshot (no created date): blanked before it, see the module docstring.
+SNAPSHOT_FEATURES = ["n_contacts", "n_contact_roles"]
 DERIVED_FEATURES = ["revenue_per_employee", "momentum", "yoy_ratio", "revenue_per_contact", "margin_pct"]
 NUMERIC_FEATURES = MART_FEATURES + OPTIONAL_FEATURES + DERIVED_FEATURES
 CATEGORICAL_FEATURES = ["industry"]
@@ -330,6 +338,10 @@ def prepare_features(
         frame.loc[~prev_complete.to_numpy(), "revenue_prev_t12m"] = np.nan
         shortest = float((frame["cutoff_date"].min() - start).days)
         frame["tenure_days"] = frame["tenure_days"].clip(upper=max(shortest, 0.0))
+
+    # contacts: point-in-time only at the snapshot (the latest cutoff); see the module docstring
+    before_snapshot = (frame["cutoff_date"] < frame["cutoff_date"].max()).to_numpy()
+    frame.loc[before_snapshot, SNAPSHOT_FEATURES] = np.nan
 
     rev = frame["revenue_t12m"]
     positive = rev.where(rev > 0)
