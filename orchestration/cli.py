@@ -146,7 +146,8 @@ def _summary(published_dir: Path, run_id: str) -> None:
     print(f"  company target     {float(run[3]):,.2f} (sum of territory goals)")
     print(
         f"  growth model       Spearman {model['model_spearman']:.3f} vs run-rate {model['baseline_runrate_spearman']:.3f}; "
-        f"MAE {model['model_mae']:,.0f} vs {model['baseline_runrate_mae']:,.0f}"
+        f"MAE {model['model_mae']:,.0f} vs {model['baseline_runrate_mae']:,.0f} "
+        f"(mean over {model.get('backtest_origins', '?')} backtest cut-offs)"
     )
     print("  coverage tiers     " + ", ".join(f"{t} {n:,}" for t, n in tiers))
     print("  headcount          " + ", ".join(f"{r} {h} (on staff {s})" for r, h, s in heads))

@@ -173,11 +173,28 @@ def _default_overlays() -> list[SpecialistOverlay]:
     ]
 
 
+class OverlayService(_Strict):
+    """What one specialist overlay costs: hours a year per account it supports, and the selling hours a
+    year one overlay specialist has."""
+
+    hours_per_account: float = Field(ge=0)
+    capacity_hours: float = Field(gt=0)
+
+
+def _default_overlay_service() -> dict[str, OverlayService]:
+    return {
+        "business_development": OverlayService(hours_per_account=12, capacity_hours=1500),
+        "solutions_specialist": OverlayService(hours_per_account=24, capacity_hours=1400),
+        "pricing_specialist": OverlayService(hours_per_account=8, capacity_hours=1600),
+    }
+
+
 class WorkloadConfig(_Strict):
     activities: list[str]
     service: dict[str, dict[str, tuple[float, float]]]
     role_factors: dict[str, dict[str, float]]
     capacity_hours: dict[str, float]
+    overlays: dict[str, OverlayService] = Field(default_factory=_default_overlay_service)
 
     @model_validator(mode="after")
     def _complete(self) -> WorkloadConfig:
@@ -201,6 +218,11 @@ class WorkloadConfig(_Strict):
                 )
             if self.capacity_hours.get(role, 0) <= 0:
                 raise ValueError(f"workload.capacity_hours.{role} must be a positive number of hours")
+        clash = sorted(set(self.overlays) & {*ROLES, "none"})
+        if clash:
+            raise ValueError(
+                f"workload.overlays {clash}: an overlay cannot be named like a coverage role or 'none'"
+            )
         return self
 
 
@@ -307,6 +329,16 @@ class PlanConfig(_Strict):
         if not rules or rules[-1].when.strip() != "True":
             raise ValueError('the last coverage rule must be the catch-all `when: "True"`')
         return rules
+
+    @model_validator(mode="after")
+    def _overlays_have_service(self) -> PlanConfig:
+        missing = sorted({o.overlay for o in self.specialist_overlays} - set(self.workload.overlays))
+        if missing:
+            raise ValueError(
+                f"specialist_overlays name {missing}, which workload.overlays does not list; give each "
+                "overlay its hours_per_account and capacity_hours there"
+            )
+        return self
 
     def config_hash(self) -> str:
         """A short, stable hash of every assumption: two plans with the same hash used the same config."""

@@ -57,7 +57,7 @@ CONTRACT_SQL: dict[str, str] = {
                cast(s.original_value as varchar) as original_value,
                cast(s.override_reason as varchar) as override_reason,
                cast(s.override_author as varchar) as override_author,
-               w.workload_hours, t.territory_id, tr.owner_rep_id, a.owner_rep_id as current_owner_rep_id,
+               w.workload_hours, w.overlay_hours, t.territory_id, tr.owner_rep_id, a.owner_rep_id as current_owner_rep_id,
                cast(t.previous_territory_id as varchar) as previous_territory_id,
                (t.previous_territory_id is not null and t.previous_territory_id <> t.territory_id) as changed,
                -- goal: the quarters this plan sets (the whole year in a yearly plan, the remaining
@@ -102,7 +102,7 @@ CONTRACT_SQL: dict[str, str] = {
         order by g.territory_id, g.quarter_start""",
     "coverage_summary": """
         select m.plan_id, c.role, c.accounts, c.workload_hours, c.capacity_hours_per_rep, c.required_fte,
-               c.headcount, c.reps_on_staff, c.hiring_gap
+               c.headcount, c.reps_on_staff, c.hiring_gap, c.kind
         from planning.coverage_summary c cross join plan_meta m
         order by c.role""",
 }

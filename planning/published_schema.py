@@ -21,7 +21,8 @@ TABLE_DESCRIPTIONS: dict[str, str] = {
     "account_plan": "One row per account and plan: value, segment, coverage, territory, owner and yearly goal.",
     "territories": "One row per territory and plan: owner, role, accounts, workload, value, balance, travel and goal.",
     "territory_goals": "One row per territory, fiscal quarter and plan: the quarterly goal.",
-    "coverage_summary": "One row per coverage role and plan: workload, capacity, required FTE, headcount and hiring gap.",
+    "coverage_summary": "One row per coverage role and specialist overlay and plan: workload, capacity, required FTE, "
+    "headcount and hiring gap.",
 }
 
 VIEW_DESCRIPTIONS: dict[str, str] = {
@@ -87,6 +88,8 @@ COLUMN_DESCRIPTIONS: dict[str, dict[str, str]] = {
         "override_reason": "Reason given for the manual override; empty when none.",
         "override_author": "Who made the manual override; empty when none.",
         "workload_hours": "Yearly hours of selling time the account needs in its coverage role.",
+        "overlay_hours": "Yearly hours its specialist overlay spends on the account (config workload.overlays); "
+        "0 without an overlay; not part of workload_hours.",
         "territory_id": "Territory the account is assigned to in this plan.",
         "owner_rep_id": "Rep who owns the account's territory in this plan; empty for a vacancy.",
         "current_owner_rep_id": "Rep who owns the account in the CRM today.",
@@ -144,6 +147,8 @@ COLUMN_DESCRIPTIONS: dict[str, dict[str, str]] = {
         "headcount": "Territories (reps) planned for the role.",
         "reps_on_staff": "Reps of the role on staff today.",
         "hiring_gap": "Headcount minus reps on staff: reps to hire (negative: surplus).",
+        "kind": "coverage_role (territories are built for it) or specialist_overlay (specialists who "
+        "support accounts across territories: accounts, hours and headcount of the overlay).",
     },
 }
 

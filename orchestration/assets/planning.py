@@ -38,9 +38,12 @@ class PlanKindConfig(dg.Config):
     metadata={"table": "planning.account_workload"},
 )
 def account_workload_hours(warehouse: Warehouse, plan_config: PlanConfigResource):
-    """Selling hours a year per account from the service assumptions, and headcount needed per role."""
+    """Selling hours a year per account from the service assumptions (plus its specialist overlay's
+    hours), and headcount needed per coverage role and per overlay."""
     cfg = plan_config.load()
-    segments = warehouse.query_df("select account_id, size_bucket, coverage_role from ml.account_segments")
+    segments = warehouse.query_df(
+        "select account_id, size_bucket, coverage_role, specialist_overlay from ml.account_segments"
+    )
     workload = account_workload(segments, cfg.workload)
     reps = warehouse.query_df("select rep_id, rep_role as role from staging.stg_crm__reps")
     headcount = required_headcount(workload, cfg.workload, reps)
@@ -50,6 +53,7 @@ def account_workload_hours(warehouse: Warehouse, plan_config: PlanConfigResource
         metadata={
             "rows": dg.MetadataValue.int(len(workload)),
             "total_hours": dg.MetadataValue.float(round(float(workload["workload_hours"].sum()), 1)),
+            "overlay_hours": dg.MetadataValue.float(round(float(workload["overlay_hours"].sum()), 1)),
             "headcount": dg.MetadataValue.md(headcount.round(2).to_markdown(index=False)),
         }
     )
@@ -136,7 +140,10 @@ def territory_design(
     as-of date, `planning.publish.reference_plan`) and only place new accounts."""
     cfg = plan_config.load()
     accounts = warehouse.query_df(DESIGN_INPUTS_SQL)
-    headcount = warehouse.query_df("select role, headcount from planning.coverage_summary")
+    # overlay specialists support accounts across territories: only coverage roles get territories
+    headcount = warehouse.query_df(
+        "select role, headcount from planning.coverage_summary where kind = 'coverage_role'"
+    )
     counts = {r: int(n) for r, n in zip(headcount["role"], headcount["headcount"], strict=True) if n > 0}
     counts.update(cfg.territories.count)
     previous, builds_on = plan_built_on(warehouse, plan_config, config.kind)

@@ -61,8 +61,9 @@ def test_potential_ranks_accounts_by_true_wallet_far_better_than_run_rate(scored
     model = rho(joined["potential"], joined["true_wallet"])
     baseline = rho(joined["revenue_t12m"], joined["true_wallet"])
     print(f"Spearman with true wallet: potential {model:.3f}, run-rate {baseline:.3f}")
-    # threshold kept from the measured figures (3,000 accounts: ~0.92 vs ~0.75; 20,000: 0.927 vs 0.753)
-    assert model >= 0.85
+    # threshold kept from the measured figures (3,000 accounts: ~0.92 vs ~0.75; 20,000: 0.927 vs 0.753;
+    # with contacts kept out of training: 0.923 vs 0.772 on 3,000, 0.919 vs 0.765 on the 4-year small demo)
+    assert model >= 0.90
     assert model >= baseline + 0.10
 
 

@@ -122,7 +122,9 @@ def test_scenario_is_published_beside_the_plan_and_compared(yearly, tmp_path):
         "--set",
         "goals.company_target.amount=4e7",
         "--set",
-        "territories.balance_tolerance=0.03",
+        # 0.04: the 4-year small demo has 31 key accounts of equal workload in 2 territories, so the
+        # best split (16 / 15) is 3.2 % off the mean and 3 % cannot be met
+        "territories.balance_tolerance=0.04",
         out=out,
     )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
@@ -142,8 +144,8 @@ def test_scenario_is_published_beside_the_plan_and_compared(yearly, tmp_path):
         ).fetchone()[0]
     assert scen[0].startswith("scenario-target-40m-") and scen[1:3] == ("scenario", "Target 40M")
     assert float(scen[3]) == float(goal) == 40_000_000.0
-    assert json.loads(scen[4]) == {"goals.company_target.amount": 4e7, "territories.balance_tolerance": 0.03}
-    assert worst <= 0.03 + 1e-9
+    assert json.loads(scen[4]) == {"goals.company_target.amount": 4e7, "territories.balance_tolerance": 0.04}
+    assert worst <= 0.04 + 1e-9
     assert still == in_force[0]  # a scenario never replaces the plan in force
 
     report = tmp_path / "cmp"

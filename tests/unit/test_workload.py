@@ -1,7 +1,9 @@
 import pandas as pd
 import pytest
+import yaml
+from pydantic import ValidationError
 
-from planning.config import load_config
+from planning.config import DEFAULT_CONFIG_PATH, OverlayService, PlanConfig, load_config
 from planning.workload import WorkloadInputError, account_workload, required_headcount
 
 CFG = load_config().workload
@@ -46,3 +48,67 @@ def test_headcount_rounds_up_per_role_and_counts_reps():
     assert hc.loc["inside", "headcount"] == 1  # any work at all needs one rep
     assert hc.loc["digital", "headcount"] == 0
     assert hc.loc["field", "hiring_gap"] == 1 and hc.loc["inside", "reps_on_staff"] == 0
+
+
+def test_overlay_hours_sit_beside_the_coverage_hours_and_get_their_own_headcount():
+    cfg = CFG.model_copy(
+        update={
+            "overlays": {
+                "business_development": OverlayService(hours_per_account=600, capacity_hours=1000),
+                "pricing_specialist": OverlayService(hours_per_account=8, capacity_hours=1600),
+                "solutions_specialist": OverlayService(hours_per_account=0, capacity_hours=1400),
+            }
+        }
+    )
+    accounts = pd.DataFrame(
+        {
+            "account_id": ["a", "b", "c", "d"],
+            "size_bucket": [">=50K", ">=50K", "<5K", "<5K"],
+            "coverage_role": ["field", "field", "digital", "digital"],
+            "specialist_overlay": [
+                "business_development",
+                "none",
+                "business_development",
+                "solutions_specialist",
+            ],
+        }
+    )
+    out = account_workload(accounts, cfg).set_index("account_id")
+    # the overlay's hours do not change the coverage rep's hours (territories balance on those)
+    assert out.loc["a", "workload_hours"] == pytest.approx(53.0)
+    assert out["overlay_hours"].tolist() == [600.0, 0.0, 600.0, 0.0]
+
+    hc = required_headcount(out.reset_index(), cfg).set_index("role")
+    assert hc.loc["field", "kind"] == "coverage_role" and hc.loc["field", "workload_hours"] == pytest.approx(
+        106.0
+    )
+    bd = hc.loc["business_development"]
+    assert bd["kind"] == "specialist_overlay" and bd["accounts"] == 2
+    assert bd["workload_hours"] == pytest.approx(1200.0)
+    assert bd["required_fte"] == pytest.approx(1.2) and bd["headcount"] == 2  # 1,200 h / 1,000 h → 2
+    assert hc.loc["pricing_specialist", "accounts"] == 0 and hc.loc["pricing_specialist", "headcount"] == 0
+    # an overlay whose hours are zero needs nobody, even with accounts
+    assert (
+        hc.loc["solutions_specialist", "accounts"] == 1 and hc.loc["solutions_specialist", "headcount"] == 0
+    )
+    assert list(hc.index[:4]) == ["key_account_manager", "field", "inside", "digital"]
+
+
+def test_unknown_overlay_names_the_account():
+    accounts = pd.DataFrame(
+        {
+            "account_id": ["x"],
+            "size_bucket": ["<5K"],
+            "coverage_role": ["field"],
+            "specialist_overlay": ["wizard"],
+        }
+    )
+    with pytest.raises(WorkloadInputError, match="specialist_overlay.*'x'"):
+        account_workload(accounts, CFG)
+
+
+def test_config_rejects_an_overlay_without_service_hours():
+    raw = yaml.safe_load(DEFAULT_CONFIG_PATH.read_text())
+    del raw["workload"]["overlays"]["pricing_specialist"]
+    with pytest.raises(ValidationError, match="pricing_specialist"):
+        PlanConfig.model_validate(raw)
