@@ -256,7 +256,8 @@ def solve_allocation_flow(
     share = np.zeros((n, width))
     zero = supply <= 0
     if zero.any():
-        share[np.flatnonzero(zero), np.argmin(cost[zero], axis=1)] = 1.0
+        # (padding slots, cand -1, must never win: their cost is not a real arc's)
+        share[np.flatnonzero(zero), np.argmin(np.where(cand[zero] >= 0, cost[zero], np.inf), axis=1)] = 1.0
     idx = np.flatnonzero(~zero)
     if idx.size == 0:
         return share
@@ -320,6 +321,56 @@ def _excess(dev: np.ndarray, target: float) -> np.ndarray:
     return np.maximum(np.abs(dev) - target, 0.0) ** 2
 
 
+def _best_swap(
+    t: int,
+    cell: np.ndarray,
+    weights: np.ndarray,
+    cand: np.ndarray,
+    cost: np.ndarray,
+    movable: np.ndarray,
+    loads: np.ndarray,
+    cur_cost: np.ndarray,
+    target: float,
+    travel_scale: float,
+) -> tuple[int, int, int, float, float] | None:
+    """The exchange of one account of territory t with one of a neighbouring territory u (each a
+    candidate of the other's territory) that best reduces the squared excess of t and u over the
+    target on every measure; among the swaps achieving half the best reduction, the one adding least
+    travel. Vectorised over all pairs: about (accounts of t) x (accounts that may join t)."""
+    mine = np.flatnonzero((cell == t) & movable)
+    theirs = np.flatnonzero(movable & (cell != t) & (cand == t).any(axis=1))
+    if mine.size == 0 or theirs.size == 0:
+        return None
+    # on large pools keep the pairs search small: the accounts cheapest to move each way
+    cap = 400
+    if mine.size > cap:
+        leave = np.where((cand[mine] >= 0) & (cand[mine] != t), cost[mine], np.inf).min(axis=1)
+        mine = mine[np.argsort(leave - cur_cost[mine], kind="stable")[:cap]]
+    if theirs.size > cap:
+        join = np.where(cand[theirs] == t, cost[theirs], np.inf).min(axis=1)
+        theirs = theirs[np.argsort(join - cur_cost[theirs], kind="stable")[:cap]]
+    u = cell[theirs]
+    # hit[a, slot, b]: account a (of t) may join the territory of b
+    hit = cand[mine][:, :, None] == u[None, None, :]
+    can = hit.any(axis=1)
+    if not can.any():
+        return None
+    ia, ib = np.nonzero(can)
+    slot = np.argmax(hit[ia, :, ib], axis=1)
+    a, b, tu = mine[ia], theirs[ib], u[ib]
+    cost_a = cost[a, slot]
+    cost_b = cost[b, np.argmax(cand[b] == t, axis=1)]
+    diff = weights[b] - weights[a]  # what t gains, u loses
+    before = _excess(loads[t] - 1, target).sum() + _excess(loads[tu] - 1, target).sum(1)
+    after = _excess(loads[t] + diff - 1, target).sum(1) + _excess(loads[tu] - diff - 1, target).sum(1)
+    gain = before - after
+    if not gain.max() > 1e-15:
+        return None
+    extra = (cost_a + cost_b - cur_cost[a] - cur_cost[b]) / travel_scale
+    best = int(np.argmin(np.where(gain >= 0.5 * gain.max(), extra, np.inf)))
+    return int(a[best]), int(b[best]), int(tu[best]), float(cost_a[best]), float(cost_b[best])
+
+
 def repair_balance(
     cell: np.ndarray,
     weights: np.ndarray,
@@ -378,26 +429,35 @@ def repair_balance(
             dst = np.full_like(src, t)
             arc_cost = cost[ii, jj][:, None]
         ok = (dst >= 0) & (dst != src)
-        if not ok.any():
-            tried.add((t, q))
-            continue
-        a, s, d, c = acc[ok], src[ok], dst[ok], arc_cost[ok]
-        w = weights[a]
-        before = _excess(loads[s] - 1, target).sum(1) + _excess(loads[d] - 1, target).sum(1)
-        after = _excess(loads[s] - w - 1, target).sum(1) + _excess(loads[d] + w - 1, target).sum(1)
-        extra_travel = (c - cur_cost[a]) / travel_scale
-        gain = before - after
-        # among the moves that achieve at least half the best reduction, the one adding least travel
-        good = gain >= 0.5 * gain.max()
-        best = int(np.argmin(np.where(good, extra_travel, np.inf)))
-        if not gain[best] > 1e-15:
-            tried.add((t, q))
-            continue
-        i, s_b, d_b = int(a[best]), int(s[best]), int(d[best])
-        cell[i] = d_b
-        loads[s_b] -= weights[i]
-        loads[d_b] += weights[i]
-        cur_cost[i] = c[best]
+        gain = np.zeros(0)
+        if ok.any():
+            a, s, d, c = acc[ok], src[ok], dst[ok], arc_cost[ok]
+            w = weights[a]
+            before = _excess(loads[s] - 1, target).sum(1) + _excess(loads[d] - 1, target).sum(1)
+            after = _excess(loads[s] - w - 1, target).sum(1) + _excess(loads[d] + w - 1, target).sum(1)
+            extra_travel = (c - cur_cost[a]) / travel_scale
+            gain = before - after
+        if gain.size and gain.max() > 1e-15:
+            # among the moves that achieve at least half the best reduction, the one adding least travel
+            good = gain >= 0.5 * gain.max()
+            best = int(np.argmin(np.where(good, extra_travel, np.inf)))
+            i, s_b, d_b = int(a[best]), int(s[best]), int(d[best])
+            cell[i] = d_b
+            loads[s_b] -= weights[i]
+            loads[d_b] += weights[i]
+            cur_cost[i] = c[best]
+        else:
+            # no single move helps (with several measures, moving one account out often overloads a
+            # neighbour on another measure): exchange a pair of accounts with a neighbouring territory
+            swap = _best_swap(t, cell, weights, cand, cost, movable, loads, cur_cost, target, travel_scale)
+            if swap is None:
+                tried.add((t, q))
+                continue
+            i, j, u, ci, cj = swap
+            cell[i], cell[j] = u, t
+            loads[t] += weights[j] - weights[i]
+            loads[u] += weights[i] - weights[j]
+            cur_cost[i], cur_cost[j] = ci, cj
         moves += 1
         tried.clear()
     return cell, moves
