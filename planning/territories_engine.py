@@ -28,6 +28,11 @@ How it is solved:
    (territory, measure) or into it, among the moves achieving at least half the best reduction of the
    squared excess choosing the one adding least travel: first into the tolerance (any movable
    account), then into the target (only accounts whose move costs no disruption or that were split).
+   When no single move helps (several measures pull apart), a pair of accounts is exchanged with a
+   neighbouring territory.
+5. Polish (geography or a travel matrix): rounds of moves and exchanges between neighbouring
+   territories that lower travel + disruption while no measure leaves the target band, the best
+   non-conflicting ones per round, within a share of the time limit.
 """
 
 from __future__ import annotations
