@@ -376,7 +376,7 @@ def test_a_small_island_group_joins_one_territory_only():
 
 def test_travel_stays_close_to_unbalanced_kmeans():
     # k-means minimises travel ignoring balance; the engine balances workload within 1 % and may
-    # travel at most 5 % more on this fixed uniform instance (measured 1.02 when written)
+    # travel at most 3 % more on this fixed uniform instance (measured 1.015 when written)
     from sklearn.cluster import KMeans
 
     from planning.territories_engine import centroids
@@ -403,7 +403,7 @@ def test_travel_stays_close_to_unbalanced_kmeans():
     cell = terr[frame["account_id"]].map({f"T{i}": i for i in range(k)}).to_numpy()
     loads = np.bincount(cell, weights=frame["workload_hours"].to_numpy(), minlength=k)
     assert np.abs(loads / loads.mean() - 1).max() <= 0.01 + 1e-9
-    assert mean_travel(cell) <= 1.05 * mean_travel(kmeans)
+    assert mean_travel(cell) <= 1.03 * mean_travel(kmeans)
 
 
 def test_three_measures_reach_the_one_percent_aim():
