@@ -241,12 +241,14 @@ def test_travel_matrix_replaces_geography():
     assert (out.loc[near_north, "territory_id"] == "N").all()
     assert (out.loc[~near_north, "territory_id"] == "S").all()
     assert out["travel"].sum() == pytest.approx(200.0)
-    # unequal sides: 150 near N, 50 near S, balance forces 50 of the N side to S at cost 10
+    # unequal sides: 150 near N, 50 near S; balance within the 1 % aim (N holds at most 101) forces
+    # 49 of the N side to S at cost 10, and no more: travel 101 x 1 + 49 x 10 + 50 x 1
     skew = np.arange(n) < 150
     dist["distance"] = np.where(np.repeat(skew, 2), np.tile([1.0, 10.0], n), np.tile([10.0, 1.0], n))
     out, _, _ = design_pool(frame, ["N", "S"], ["workload"], SolverOptions(), False, distances=dist)
-    assert (out["territory_id"] == "N").sum() == 100
+    assert (out["territory_id"] == "N").sum() == 101
     assert (out.loc[~skew, "territory_id"] == "S").all()
+    assert out["travel"].sum() == pytest.approx(641.0)
 
 
 def test_fixed_centres_keep_their_position():
@@ -317,3 +319,142 @@ def test_staffing_tolerates_reps_without_home_base():
     out = staff_territories(terr, reps, ["field"]).set_index("territory_id")
     assert out.loc["FLD-002", "owner_rep_id"] == "R1"  # the located rep gets the territory near home
     assert out.loc["FLD-001", "owner_rep_id"] == "R2"  # the rep without a base takes the other one
+
+
+def _cluster(
+    rng: np.random.Generator, n: int, lat: float, lon: float, km: float, prefix: str
+) -> pd.DataFrame:
+    """n accounts scattered within about `km` of (lat, lon)."""
+    return pd.DataFrame(
+        {
+            "account_id": [f"{prefix}{i:05d}" for i in range(n)],
+            "lat": lat + rng.uniform(-1, 1, n) * km / 111.32,
+            "lon": lon + rng.uniform(-1, 1, n) * km / 111.32 / np.cos(np.radians(lat)),
+            "workload_hours": rng.gamma(4.0, 5.0, n),
+        }
+    )
+
+
+def _solve(frame: pd.DataFrame, k: int, measures=("workload_hours",)) -> pd.Series:
+    ids = [f"T{i}" for i in range(k)]
+    out, _, _ = design_pool(frame, ids, list(measures), SolverOptions(seed=5), geographic=True)
+    return out.set_index("account_id")["territory_id"]
+
+
+def test_two_far_apart_clusters_split_by_cluster():
+    # equal workload in Seattle and Miami, k = 2: each city is one territory, whatever the seeding
+    rng = np.random.default_rng(11)
+    west, east = _cluster(rng, 300, 47.6, -122.3, 60, "W"), _cluster(rng, 300, 25.8, -80.2, 60, "E")
+    east["workload_hours"] *= west["workload_hours"].sum() / east["workload_hours"].sum()
+    terr = _solve(pd.concat([west, east], ignore_index=True), 2)
+    assert terr[west["account_id"]].nunique() == 1
+    assert terr[east["account_id"]].nunique() == 1
+    assert terr[west["account_id"]].iloc[0] != terr[east["account_id"]].iloc[0]
+
+
+def test_an_island_group_worth_one_territory_gets_its_own():
+    # Hawaii carries exactly one territory's workload out of 6: its territory holds no mainland account
+    rng = np.random.default_rng(12)
+    mainland = _cluster(rng, 1500, 38.0, -98.0, 900, "M")
+    island = _cluster(rng, 300, 20.8, -157.0, 150, "H")
+    island["workload_hours"] *= mainland["workload_hours"].sum() / 5 / island["workload_hours"].sum()
+    terr = _solve(pd.concat([mainland, island], ignore_index=True), 6)
+    assert terr[island["account_id"]].nunique() == 1
+    assert not terr[mainland["account_id"]].isin(terr[island["account_id"]]).any()
+
+
+def test_a_small_island_group_joins_one_territory_only():
+    # an island group worth a third of a territory cannot stand alone within ±5 %: it must not be
+    # spread over several mainland territories either
+    rng = np.random.default_rng(13)
+    mainland = _cluster(rng, 2000, 38.0, -98.0, 900, "M")
+    island = _cluster(rng, 40, 20.8, -157.0, 150, "H")
+    island["workload_hours"] *= mainland["workload_hours"].sum() / 8 / 3 / island["workload_hours"].sum()
+    terr = _solve(pd.concat([mainland, island], ignore_index=True), 8)
+    assert terr[island["account_id"]].nunique() == 1
+
+
+def test_travel_stays_close_to_unbalanced_kmeans():
+    # k-means minimises travel ignoring balance; the engine balances workload within 1 % and may
+    # travel at most 3 % more on this fixed uniform instance (measured 1.015 when written)
+    from sklearn.cluster import KMeans
+
+    from planning.territories_engine import centroids
+
+    rng = np.random.default_rng(14)
+    n, k = 2000, 10
+    frame = pd.DataFrame(
+        {
+            "account_id": [f"A{i:05d}" for i in range(n)],
+            "lat": rng.uniform(38.0, 42.0, n),
+            "lon": rng.uniform(-100.0, -95.0, n),
+            "workload_hours": rng.gamma(2.0, 8.0, n),
+        }
+    )
+    lat, lon = frame["lat"].to_numpy(), frame["lon"].to_numpy()
+
+    def mean_travel(cell: np.ndarray) -> float:
+        c_lat, c_lon = centroids(lat, lon, cell, k)
+        return float(haversine_km(lat, lon, c_lat[cell], c_lon[cell]).mean())
+
+    xy = np.column_stack([lon * np.cos(np.radians(40.0)), lat])
+    kmeans = KMeans(n_clusters=k, n_init=3, random_state=0).fit_predict(xy)
+    terr = _solve(frame, k)
+    cell = terr[frame["account_id"]].map({f"T{i}": i for i in range(k)}).to_numpy()
+    loads = np.bincount(cell, weights=frame["workload_hours"].to_numpy(), minlength=k)
+    assert np.abs(loads / loads.mean() - 1).max() <= 0.01 + 1e-9
+    assert mean_travel(cell) <= 1.03 * mean_travel(kmeans)
+
+
+def test_three_measures_reach_the_one_percent_aim():
+    # single moves alone stall here (moving an account out to fix one measure overloads another);
+    # exchanging pairs with a neighbour brings every measure within 1 %
+    rng = np.random.default_rng(15)
+    n, k = 3000, 30
+    frame = pd.DataFrame(
+        {
+            "account_id": [f"A{i:05d}" for i in range(n)],
+            "lat": rng.uniform(38.0, 42.0, n),
+            "lon": rng.uniform(-100.0, -95.0, n),
+            "workload_hours": rng.gamma(2.0, 8.0, n),
+            "revenue_t12m": rng.lognormal(9.0, 0.8, n),
+            "potential": rng.poisson(6.0, n) + 1.0,
+        }
+    )
+    measures = ["workload_hours", "revenue_t12m", "potential"]
+    terr = _solve(frame, k, measures)
+    loads = frame.assign(t=terr[frame["account_id"]].to_numpy()).groupby("t")[measures].sum()
+    assert (loads / loads.mean() - 1).abs().to_numpy().max() <= 0.01 + 1e-9
+
+
+def test_accounts_without_weight_stay_on_real_candidates():
+    # at scale many accounts round to zero flow units and take their cheapest arc directly; a padding
+    # slot (territory -1, cost 0 once costs are normalised) must never be that arc
+    from planning.territories_engine import solve_allocation_flow
+
+    cand = np.array([[0, 1, -1], [1, 0, -1], [0, 1, 2], [2, 1, -1]])
+    cost = np.array([[1.0, 2.0, 0.0], [1.0, 2.0, 0.0], [1.0, 2.0, 3.0], [1.0, 2.0, 0.0]])
+    weight = np.array([0.0, 0.0, 1.0, 1.0])
+    share = solve_allocation_flow(cand, cost, weight, 3, np.zeros(3), 0.005, 0.05, 0)
+    chosen = cand[np.arange(4), np.argmax(share, axis=1)]
+    assert chosen[:2].tolist() == [0, 1]
+    assert (chosen >= 0).all()
+
+
+def test_polish_swaps_misplaced_accounts_but_never_leaves_the_target_band():
+    from planning.territories_engine import improve_travel
+
+    # four accounts of weight 1 per territory (load 1.0 each after normalising by 4); account 0 sits
+    # in T0 but is 1 from T1 and 5 from T0, account 4 the mirror image: exchanging them cuts travel
+    # by 8 and keeps both loads exact; moving either alone would leave the 1 % band, so it must not
+    cell = np.array([0, 0, 0, 0, 1, 1, 1, 1])
+    cand = np.tile([0, 1], (8, 1))
+    arc = np.array([[5, 1], [1, 5], [1, 5], [1, 5], [1, 5], [5, 1], [5, 1], [5, 1]], dtype=float)
+    weights = np.full((8, 1), 0.25)
+    movable = np.ones(8, dtype=bool)
+    new, moves = improve_travel(cell, weights, cand, arc, movable, 2, 0.01, float("inf"))
+    assert new.tolist() == [1, 0, 0, 0, 0, 1, 1, 1] and moves == 1
+    # with account 4 locked the exchange is impossible and nothing moves
+    movable[4] = False
+    new, moves = improve_travel(cell, weights, cand, arc, movable, 2, 0.01, float("inf"))
+    assert new.tolist() == cell.tolist() and moves == 0

@@ -10,44 +10,53 @@ import pytest
 from orchestration.cli import main
 
 
-def _csv(tmp_path, n=600, k_current=None, seed=2):
-    rng = np.random.default_rng(seed)
-    df = pd.DataFrame(
-        {
-            "id": [f"C{i:04d}" for i in range(n)],
-            "lat": rng.uniform(30, 45, n),
-            "lon": rng.uniform(-110, -80, n),
-            "workload": rng.gamma(2.0, 5.0, n),
-            "revenue": rng.gamma(1.5, 1e4, n),
-        }
-    )
-    path = tmp_path / "accounts.csv"
-    df.to_csv(path, index=False)
-    return path, df
+@pytest.fixture
+def accounts_csv(tmp_path):
+    """Writes a generated accounts CSV (id, lat, lon, workload, revenue); returns its path and frame."""
+
+    def write(n: int = 600, seed: int = 2) -> tuple:
+        rng = np.random.default_rng(seed)
+        df = pd.DataFrame(
+            {
+                "id": [f"C{i:04d}" for i in range(n)],
+                "lat": rng.uniform(30, 45, n),
+                "lon": rng.uniform(-110, -80, n),
+                "workload": rng.gamma(2.0, 5.0, n),
+                "revenue": rng.gamma(1.5, 1e4, n),
+            }
+        )
+        path = tmp_path / "accounts.csv"
+        df.to_csv(path, index=False)
+        return path, df
+
+    return write
 
 
-def test_round_trip_writes_every_account_once_and_prints_metrics(tmp_path, capsys):
-    path, df = _csv(tmp_path)
-    out = tmp_path / "assignment.csv"
-    code = main(
-        [
+@pytest.fixture
+def design_args():
+    """The command line every test shares: accounts file, id column, output file, then its own flags."""
+
+    def build(path, out, *flags: str) -> list[str]:
+        return [
             "territories",
             "design",
             "--accounts",
             str(path),
             "--id-column",
             "id",
-            "--territories",
-            "6",
-            "--measures",
-            "workload,revenue",
-            "--tolerance",
-            "0.05",
+            *flags,
             "--out",
             str(out),
         ]
-    )
-    assert code == 0
+
+    return build
+
+
+def test_round_trip_writes_every_account_once_and_prints_metrics(tmp_path, capsys, accounts_csv, design_args):
+    path, df = accounts_csv()
+    out = tmp_path / "assignment.csv"
+    flags = ["--territories", "6", "--measures", "workload,revenue", "--tolerance", "0.05"]
+    assert main(design_args(path, out, *flags)) == 0
     got = pd.read_csv(out)
     assert list(got.columns) == ["account_id", "territory_id"]
     assert sorted(got["account_id"]) == sorted(df["id"]) and got["territory_id"].nunique() == 6
@@ -67,26 +76,10 @@ def test_round_trip_writes_every_account_once_and_prints_metrics(tmp_path, capsy
         assert figure in printed
 
 
-def test_current_and_locked_columns(tmp_path, capsys):
-    path, df = _csv(tmp_path, n=400)
+def test_current_and_locked_columns(tmp_path, capsys, accounts_csv, design_args):
+    path, df = accounts_csv(n=400)
     first = tmp_path / "first.csv"
-    assert (
-        main(
-            [
-                "territories",
-                "design",
-                "--accounts",
-                str(path),
-                "--id-column",
-                "id",
-                "--territories",
-                "4",
-                "--out",
-                str(first),
-            ]
-        )
-        == 0
-    )
+    assert main(design_args(path, first, "--territories", "4")) == 0
     cur = pd.read_csv(first).rename(columns={"territory_id": "owner", "account_id": "id"})
     df = df.merge(cur, on="id")
     df["pin"] = None
@@ -95,27 +88,8 @@ def test_current_and_locked_columns(tmp_path, capsys):
     df.loc[pinned, "pin"] = "T-004"
     df.to_csv(path, index=False)
     out = tmp_path / "second.csv"
-    code = main(
-        [
-            "territories",
-            "design",
-            "--accounts",
-            str(path),
-            "--id-column",
-            "id",
-            "--territories",
-            "4",
-            "--current-column",
-            "owner",
-            "--locked-column",
-            "pin",
-            "--disruption-weight",
-            "1000",
-            "--out",
-            str(out),
-        ]
-    )
-    assert code == 0
+    flags = ["--territories", "4", "--current-column", "owner", "--locked-column", "pin"]
+    assert main(design_args(path, out, *flags, "--disruption-weight", "1000")) == 0
     got = pd.read_csv(out).merge(df, left_on="account_id", right_on="id")
     assert (got.loc[got["pin"].notna(), "territory_id"] == "T-004").all()
     printed = capsys.readouterr().out
@@ -125,52 +99,24 @@ def test_current_and_locked_columns(tmp_path, capsys):
     assert sorted(moved) == sorted(df.loc[pinned, "id"])
 
 
-def test_bad_rows_are_named_without_a_traceback(tmp_path):
-    path, df = _csv(tmp_path, n=50)
+def test_bad_rows_are_named_without_a_traceback(tmp_path, accounts_csv, design_args):
+    path, df = accounts_csv(n=50)
     df["workload"] = df["workload"].astype(object)
     df.loc[7, "workload"] = "lots"
     df.to_csv(path, index=False)
+    out = tmp_path / "o.csv"
     proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "orchestration.cli",
-            "territories",
-            "design",
-            "--accounts",
-            str(path),
-            "--id-column",
-            "id",
-            "--territories",
-            "3",
-            "--out",
-            str(tmp_path / "o.csv"),
-        ],
+        [sys.executable, "-m", "orchestration.cli", *design_args(path, out, "--territories", "3")],
         capture_output=True,
         text=True,
         timeout=300,
     )
     assert proc.returncode == 2
     assert "workload" in proc.stderr and "[9]" in proc.stderr and "Traceback" not in proc.stderr
-    assert not (tmp_path / "o.csv").exists()
+    assert not out.exists()
 
 
-@pytest.mark.parametrize("flag", ["--territories"])
-def test_missing_k_is_explained(tmp_path, capsys, flag):
-    path, _ = _csv(tmp_path, n=20)
-    assert (
-        main(
-            [
-                "territories",
-                "design",
-                "--accounts",
-                str(path),
-                "--id-column",
-                "id",
-                "--out",
-                str(tmp_path / "o.csv"),
-            ]
-        )
-        == 2
-    )
-    assert flag in capsys.readouterr().err
+def test_missing_k_is_explained(tmp_path, capsys, accounts_csv, design_args):
+    path, _ = accounts_csv(n=20)
+    assert main(design_args(path, tmp_path / "o.csv")) == 2
+    assert "--territories" in capsys.readouterr().err
