@@ -49,9 +49,38 @@ class DemoConfig(_Strict):
     years: int = Field(3, ge=2, le=10)
 
 
+QUARTER_START_MONTHS = (1, 4, 7, 10)
+
+
+def _cron_months(cron: str) -> set[int] | None:
+    """The months a five-field cron fires in (None for `*`); lists and ranges of plain numbers only."""
+    field = cron.split()[3]
+    if field == "*":
+        return None
+    months: set[int] = set()
+    for part in field.split(","):
+        low, _, high = part.partition("-")
+        if not (low.isdigit() and (not high or high.isdigit())):
+            raise ValueError(f"{cron!r}: write the month field as numbers (e.g. 1 or 4,7,10)")
+        months.update(range(int(low), int(high or low) + 1))
+    return months
+
+
 class PlanCalendar(_Strict):
-    fiscal_year_start_month: int = Field(1, ge=1, le=12)
+    # Plans, partitions and the feature mart are cut at calendar quarter starts, so a fiscal year must
+    # start on one too: January, April, July or October (a February fiscal year is not supported yet).
+    fiscal_year_start_month: int = 1
     as_of_date: date | None = None
+
+    @field_validator("fiscal_year_start_month")
+    @classmethod
+    def _quarter_start_month(cls, value: int) -> int:
+        if value not in QUARTER_START_MONTHS:
+            raise ValueError(
+                f"{value} is not supported: plans are cut at calendar quarter starts, so the fiscal year "
+                "must start in month 1, 4, 7 or 10"
+            )
+        return value
 
 
 class SchedulesConfig(_Strict):
@@ -329,6 +358,24 @@ class PlanConfig(_Strict):
         if not rules or rules[-1].when.strip() != "True":
             raise ValueError('the last coverage rule must be the catch-all `when: "True"`')
         return rules
+
+    @model_validator(mode="after")
+    def _schedules_follow_the_fiscal_year(self) -> PlanConfig:
+        start = self.plan.fiscal_year_start_month
+        quarter_starts = {(start - 1 + 3 * k) % 12 + 1 for k in range(4)}
+        yearly = _cron_months(self.schedules.yearly_cron)
+        if yearly != {start}:
+            raise ValueError(
+                f"schedules.yearly_cron {self.schedules.yearly_cron!r} must run in month {start} only, "
+                f"the start of the fiscal year (plan.fiscal_year_start_month)"
+            )
+        quarterly = _cron_months(self.schedules.quarterly_cron)
+        if quarterly is None or not quarterly <= quarter_starts - {start}:
+            raise ValueError(
+                f"schedules.quarterly_cron {self.schedules.quarterly_cron!r} must run only in the other "
+                f"fiscal quarter starts, months {sorted(quarter_starts - {start})}"
+            )
+        return self
 
     @model_validator(mode="after")
     def _overlays_have_service(self) -> PlanConfig:

@@ -39,6 +39,10 @@ def test_override_changes_hash_and_value():
         (lambda r: r["quality"]["row_count_change"].update(min_ratio=3), "min_ratio must not exceed"),
         (lambda r: r["quality"]["freshness"].update(max_age_days=-1), "quality.freshness.max_age_days"),
         (lambda r: r["quality"].update(sample_rows=0), "quality.sample_rows"),
+        (lambda r: r["plan"].update(fiscal_year_start_month=2), "must start in month 1, 4, 7 or 10"),
+        # an April fiscal year with the calendar year's crons: the yearly run would redesign mid-year
+        (lambda r: r["plan"].update(fiscal_year_start_month=4), "must run in month 4 only"),
+        (lambda r: r["schedules"].update(quarterly_cron="0 5 1 * *"), "months [4, 7, 10]"),
     ],
 )
 def test_bad_values_name_the_file_and_key(tmp_path, mutate, message):
@@ -51,3 +55,14 @@ def test_bad_values_name_the_file_and_key(tmp_path, mutate, message):
 def test_missing_file_says_what_to_do(tmp_path):
     with pytest.raises(ConfigError, match="not found"):
         load_config(tmp_path / "nope.yaml")
+
+
+def test_an_april_fiscal_year_with_matching_schedules_loads():
+    cfg = load_config(
+        overrides={
+            "plan.fiscal_year_start_month": 4,
+            "schedules.yearly_cron": "0 5 1 4 *",
+            "schedules.quarterly_cron": "0 5 1 1,7,10 *",
+        }
+    )
+    assert cfg.plan.fiscal_year_start_month == 4
