@@ -49,6 +49,18 @@ class DemoConfig(_Strict):
     years: int = Field(3, ge=2, le=10)
 
 
+class WarehouseConfig(_Strict):
+    """DuckDB resources for every connection of a run (ingest, the Dagster warehouse, dbt, publish).
+
+    A memory limit below the machine's RAM makes big joins and sorts spill to `temp_directory` instead
+    of failing or pushing the machine into swap; null temp_directory = DuckDB's default, a
+    `<warehouse file>.tmp` folder next to the warehouse; null threads = one per core."""
+
+    memory_limit: str = Field("6GB", pattern=r"^\s*\d+(\.\d+)?\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)\s*$")
+    temp_directory: str | None = None
+    threads: int | None = Field(None, ge=1, le=256)
+
+
 class PlanCalendar(_Strict):
     fiscal_year_start_month: int = Field(1, ge=1, le=12)
     as_of_date: date | None = None
@@ -254,6 +266,7 @@ class PublishConfig(_Strict):
 class PlanConfig(_Strict):
     seed: int = 42
     demo: DemoConfig = DemoConfig()
+    warehouse: WarehouseConfig = WarehouseConfig()
     plan: PlanCalendar = PlanCalendar()
     schedules: SchedulesConfig = SchedulesConfig()
     growth_model: GrowthModelConfig = GrowthModelConfig()

@@ -150,14 +150,19 @@ def _plans_to_keep(con: duckdb.DuckDBPyConnection, keep_last: int) -> list[str]:
 
 
 def publish_plan(
-    con: duckdb.DuckDBPyConnection, plan_meta: dict, out_dir: str | Path, keep_last: int = 8
+    con: duckdb.DuckDBPyConnection,
+    plan_meta: dict,
+    out_dir: str | Path,
+    keep_last: int = 8,
+    duckdb_config: dict | None = None,
 ) -> Published:
     """Write the plan contract from the warehouse behind `con` to `out_dir/plan.duckdb` and `out_dir/parquet/`.
 
     `plan_meta`: plan_id, kind, as_of_date, created_at, dagster_run_id, code_version, config_hash,
     company_target_cents, scenario_name and the dicts input_row_counts, model_metrics,
     territory_metrics, goal_metrics, config_overrides (stored as JSON). Plans already published are
-    kept (the newest `keep_last` in all, and always the plan in force).
+    kept (the newest `keep_last` in all, and always the plan in force). `duckdb_config`: the run's
+    DuckDB limits (config `warehouse:`) for the connection that exports the Parquet files.
     """
     out = Path(out_dir)
     parquet_dir = out / "parquet"
@@ -205,7 +210,7 @@ def publish_plan(
     Path(f"{target}.wal").unlink(missing_ok=True)
     os.replace(tmp, target)
 
-    reader = duckdb.connect(str(target), read_only=True)
+    reader = duckdb.connect(str(target), read_only=True, config=dict(duckdb_config or {}))
     try:
         for name in [*PUBLISHED_TABLES, "plan_history"]:
             source = "plan_history" if name == "plan_history" else f"latest_{name}"
@@ -330,7 +335,9 @@ def _pg_type(duck_type: str, where: str) -> str:
     raise PublishError(f"{where}: DuckDB type {duck_type} has no PostgreSQL mapping in planning.publish")
 
 
-def publish_postgres(duckdb_path: str | Path, url: str, schema: str = "covplan") -> dict[str, int]:
+def publish_postgres(
+    duckdb_path: str | Path, url: str, schema: str = "covplan", duckdb_config: dict | None = None
+) -> dict[str, int]:
     """Copy every table of the published DuckDB file (all kept plans) to PostgreSQL `schema`, and the
     `latest_` / `plan_history` views, in ONE transaction.
 
@@ -343,7 +350,7 @@ def publish_postgres(duckdb_path: str | Path, url: str, schema: str = "covplan")
     import sqlalchemy as sa
 
     conninfo = sa.engine.make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
-    src = duckdb.connect(str(duckdb_path), read_only=True)
+    src = duckdb.connect(str(duckdb_path), read_only=True, config=dict(duckdb_config or {}))
     counts: dict[str, int] = {}
     tmpdir = tempfile.mkdtemp(prefix="covplan-pg-")
     try:

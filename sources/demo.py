@@ -341,6 +341,15 @@ class DemoCompany:
     def n_blocks(self) -> int:
         return -(-self.n_accounts // BLOCK_ACCOUNTS)
 
+    def tables(self) -> dict[str, pd.DataFrame]:
+        """The raw tables other than the order lines, by contract name."""
+        return {
+            "accounts": self.accounts,
+            "contacts": self.contacts,
+            "reps": self.reps,
+            "opportunities": self.opportunities,
+        }
+
     def transaction_tables(self) -> Iterator[pa.Table]:
         """The history order lines, one Arrow table per block of accounts, in account order."""
         first_line = first_order = 0

@@ -105,7 +105,13 @@ def published_plan(
             "scenario_name": config.scenario_name or None,
             "config_overrides": json.loads(plan_config.overrides_json),
         }
-        out = publish_plan(con, meta, plan_config.published_dir(), keep_last=cfg.publish.keep_last)
+        out = publish_plan(
+            con,
+            meta,
+            plan_config.published_dir(),
+            keep_last=cfg.publish.keep_last,
+            duckdb_config=warehouse.connection_config,
+        )
     context.log.info(f"published plan {meta['plan_id']} to {out.duckdb_path}")
     report = promote_report(
         draft_report_path(run_id), plan_config.published_dir(), meta["plan_id"], out.in_force
@@ -114,7 +120,12 @@ def published_plan(
     if os.environ.get(PG_URL_ENV):
         import sqlalchemy as sa
 
-        publish_postgres(out.duckdb_path, os.environ[PG_URL_ENV], cfg.publish.postgres_schema)
+        publish_postgres(
+            out.duckdb_path,
+            os.environ[PG_URL_ENV],
+            cfg.publish.postgres_schema,
+            duckdb_config=warehouse.connection_config,
+        )
         postgres = f"{sa.engine.make_url(os.environ[PG_URL_ENV]).render_as_string()} schema {cfg.publish.postgres_schema}"
         context.log.info(f"published to PostgreSQL: {postgres}")
     return dg.MaterializeResult(

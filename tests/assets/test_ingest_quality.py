@@ -1,9 +1,8 @@
 """Level 3: the ingest asset and its blocking quality check, materialized in-process on a temp warehouse."""
 
-from dataclasses import replace
-
 import dagster as dg
 import duckdb
+import pyarrow as pa
 import pytest
 
 from data_quality.checks import suite_check
@@ -11,7 +10,7 @@ from data_quality.suites import transactions_suite
 from orchestration.assets import ingest
 from orchestration.resources import PlanConfigResource, Warehouse
 from planning.config import DEFAULT_CONFIG_PATH
-from sources.demo import generate_demo
+from sources.demo import DemoCompany
 
 CHECK = suite_check(transactions_suite(), asset="raw_transactions", table="raw.transactions")
 
@@ -55,14 +54,17 @@ def test_demo_lands_raw_tables_with_contract_types_and_passes_the_suite(tmp_path
 
 
 def test_bad_transactions_fail_the_check_and_block_downstream(tmp_path, monkeypatch):
-    def corrupted(*args, **kwargs):
-        demo = generate_demo(*args, **kwargs)
-        tx = demo.transactions.copy()
-        tx.loc[1, "transaction_id"] = tx.loc[0, "transaction_id"]  # duplicate key
-        tx.loc[2, "discount"] = 1.5  # impossible discount
-        return replace(demo, transactions=tx)
+    class Corrupted(DemoCompany):
+        def transaction_tables(self):
+            for i, table in enumerate(super().transaction_tables()):
+                if i == 0:
+                    tx = table.to_pandas()
+                    tx.loc[1, "transaction_id"] = tx.loc[0, "transaction_id"]  # duplicate key
+                    tx.loc[2, "discount"] = 1.5  # impossible discount
+                    table = pa.Table.from_pandas(tx, schema=table.schema, preserve_index=False)
+                yield table
 
-    monkeypatch.setattr(ingest, "generate_demo", corrupted)
+    monkeypatch.setattr(ingest, "DemoCompany", Corrupted)
     result = _materialize(tmp_path)
     assert not result.success
     (evaluation,) = result.get_asset_check_evaluations()
