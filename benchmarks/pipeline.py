@@ -18,6 +18,7 @@ import argparse
 import math
 import os
 import re
+import resource
 import subprocess
 import sys
 import threading
@@ -49,6 +50,8 @@ DONE = re.compile(r"✔ done in ([0-9.]+) s")
 class Stage:
     seconds: float = 0.0
     peak_rss: int = 0
+    cpu_start: float = 0.0
+    cpu_seconds: float = 0.0
 
 
 @dataclass
@@ -58,16 +61,19 @@ class Run:
     kind: str
     lines: int = 0
     total: float = 0.0
+    cpu_seconds: float = 0.0
     peak_rss: int = 0
     load: str = ""
     stages: dict[str, Stage] = field(default_factory=dict)
 
 
-def tree_rss(pid: int) -> int:
-    """Resident bytes of `pid` and all its descendants (from /proc; 0 once they are gone)."""
+def tree_usage(pid: int) -> tuple[int, float]:
+    """Resident bytes and CPU seconds (user + system, including reaped children such as a finished
+    dbt) of `pid` and all its descendants, from /proc. CPU time is what a busy shared machine does not
+    distort much: wall time there depends on how many other jobs compete for the cores."""
     children: dict[int, list[int]] = {}
-    rss: dict[int, int] = {}
-    page = os.sysconf("SC_PAGE_SIZE")
+    usage: dict[int, tuple[int, float]] = {}
+    page, tick = os.sysconf("SC_PAGE_SIZE"), os.sysconf("SC_CLK_TCK")
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
             continue
@@ -75,16 +81,18 @@ def tree_rss(pid: int) -> int:
             with open(f"/proc/{entry}/stat") as f:
                 parts = f.read().rsplit(")", 1)[1].split()
             ppid, pages = int(parts[1]), int(parts[21])
+            cpu = sum(int(v) for v in parts[11:15]) / tick  # utime, stime, cutime, cstime
         except (OSError, IndexError, ValueError):
             continue
         children.setdefault(ppid, []).append(int(entry))
-        rss[int(entry)] = pages * page
-    total, todo = 0, [pid]
+        usage[int(entry)] = (pages * page, cpu)
+    rss, cpu, todo = 0, 0.0, [pid]
     while todo:
         p = todo.pop()
-        total += rss.get(p, 0)
+        r, c = usage.get(p, (0, 0.0))
+        rss, cpu = rss + r, cpu + c
         todo.extend(children.get(p, []))
-    return total
+    return rss, cpu
 
 
 def load_average() -> str:
@@ -98,8 +106,10 @@ def run_plan(run: Run, out: Path, log: Path, extra: list[str]) -> None:
     env = {**os.environ, "GX_ANALYTICS_ENABLED": "false", "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
     env.setdefault("OMP_NUM_THREADS", "1")
     run.load = load_average()
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
     current: list[str | None] = [None]
+    cpu_now = [0.0]
     with log.open("w") as sink:
         proc = subprocess.Popen(
             cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1
@@ -112,15 +122,18 @@ def run_plan(run: Run, out: Path, log: Path, extra: list[str]) -> None:
                 sink.flush()
                 if "▶" in line:
                     name = next((v for k, v in STAGES.items() if k in line), line.strip("▶ \n"))
-                    run.stages.setdefault(name, Stage())
+                    run.stages.setdefault(name, Stage(cpu_start=cpu_now[0]))
                     current[0] = name
                 elif (m := DONE.search(line)) and current[0]:
-                    run.stages[current[0]].seconds = float(m.group(1))
+                    stage = run.stages[current[0]]
+                    stage.seconds = float(m.group(1))
+                    stage.cpu_seconds = cpu_now[0] - stage.cpu_start
 
         reader = threading.Thread(target=follow, daemon=True)
         reader.start()
         while proc.poll() is None:
-            rss = tree_rss(proc.pid)
+            rss, cpu = tree_usage(proc.pid)
+            cpu_now[0] = max(cpu_now[0], cpu)
             run.peak_rss = max(run.peak_rss, rss)
             if current[0]:
                 stage = run.stages[current[0]]
@@ -128,6 +141,8 @@ def run_plan(run: Run, out: Path, log: Path, extra: list[str]) -> None:
             time.sleep(0.2)
         reader.join()
     run.total = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)  # the whole reaped tree, exact
+    run.cpu_seconds = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     if proc.returncode != 0:
         raise SystemExit(f"covplan plan failed at {run.label} ({run.kind}); see {log}")
     with duckdb.connect(str(out / "warehouse.duckdb"), read_only=True) as con:
@@ -138,9 +153,13 @@ def gib(n: int) -> str:
     return f"{n / 2**30:.2f}"
 
 
-def growth_exponent(runs: list[Run]) -> float | None:
-    """Least-squares slope of log(total seconds) on log(transaction lines)."""
-    pts = [(math.log(r.lines), math.log(r.total)) for r in runs if r.lines > 0 and r.total > 0]
+def growth_exponent(runs: list[Run], cpu: bool = False) -> float | None:
+    """Least-squares slope of log(total seconds) on log(transaction lines) (wall or CPU seconds)."""
+    pts = [
+        (math.log(r.lines), math.log(r.cpu_seconds if cpu else r.total))
+        for r in runs
+        if r.lines > 0 and (r.cpu_seconds if cpu else r.total) > 0
+    ]
     if len(pts) < 2:
         return None
     mx = sum(x for x, _ in pts) / len(pts)
@@ -152,25 +171,32 @@ def growth_exponent(runs: list[Run]) -> float | None:
 def report(runs: list[Run]) -> None:
     base = runs[0]
     print("\n## Per stage (x = ratio to the first run)\n")
-    print("| run | stage | seconds | x time | peak RSS GiB |")
-    print("|---|---|---|---|---|")
+    print("| run | stage | seconds | x time | CPU s | peak RSS GiB |")
+    print("|---|---|---|---|---|---|")
     for r in runs:
         for name, s in r.stages.items():
             b = base.stages.get(name)
             ratio = f"{s.seconds / b.seconds:.1f}" if b and b.seconds > 0 else "-"
-            print(f"| {r.label} | {name} | {s.seconds:.1f} | {ratio} | {gib(s.peak_rss)} |")
+            print(
+                f"| {r.label} | {name} | {s.seconds:.1f} | {ratio} | {s.cpu_seconds:.0f} | {gib(s.peak_rss)} |"
+            )
     print("\n## Totals\n")
-    print("| run | accounts | lines | total s | x time | x lines | peak RSS GiB | load (1, 5, 15 min) |")
-    print("|---|---|---|---|---|---|---|---|")
+    print(
+        "| run | accounts | lines | total s | x time | x lines | CPU s | peak RSS GiB | load (1, 5, 15 min) |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|")
     for r in runs:
         print(
             f"| {r.label} | {r.accounts:,} | {r.lines:,} | {r.total:.0f} | {r.total / base.total:.2f} | "
-            f"{r.lines / base.lines:.2f} | {gib(r.peak_rss)} | {r.load} |"
+            f"{r.lines / base.lines:.2f} | {r.cpu_seconds:.0f} | {gib(r.peak_rss)} | {r.load} |"
         )
     yearly = [r for r in runs if r.kind == "yearly"]
-    slope = growth_exponent(yearly)
-    if slope is not None:
-        print(f"\ngrowth exponent of total yearly-plan time in transaction lines: {slope:.2f} (1 = linear)")
+    slope, slope_cpu = growth_exponent(yearly), growth_exponent(yearly, cpu=True)
+    if slope is not None and slope_cpu is not None:
+        print(
+            f"\ngrowth exponent of total yearly-plan time in transaction lines: wall {slope:.2f}, "
+            f"CPU {slope_cpu:.2f} (1 = linear)"
+        )
 
 
 def main() -> None:
