@@ -961,6 +961,7 @@ class _TxPlan:
     central: np.ndarray
     site_labels: pa.Array
     product_ids: pa.Array
+    first_block_state: dict  # the transactions stream after the buying profiles: block 0 continues it
 
 
 def _tx_plan(
@@ -970,8 +971,9 @@ def _tx_plan(
     the number of lines per account does not depend on how the accounts are split into blocks."""
     n, h = expected.shape[0], cal.n_history
     cat = _catalogue(_rng(seed, "catalogue"))
+    rng = _rng(seed, "transactions")
     category_mix, channel_mix, base_discount, lines_per_order, n_sites, central = _buying_profile(
-        _rng(seed, "transactions"), acc, cat
+        rng, acc, cat
     )
     # expected number of lines per account-period, calibrated to LINES_PER_ACCOUNT_YEAR on the history
     intensity = expected**LINES_SPEND_ELASTICITY
@@ -995,6 +997,7 @@ def _tx_plan(
         central=central,
         site_labels=pa.array([f"-S{i}" for i in range(int(n_sites.max(initial=1)) + 1)], type=pa.string()),
         product_ids=_format_ids("P", np.arange(1, len(cat.list_price) + 1), 5),
+        first_block_state=rng.bit_generator.state,
     )
 
 
@@ -1008,6 +1011,16 @@ class _TxBlock:
     orders_used: int  # order numbers taken (orders and credit orders of returns)
 
 
+def _block_rng(plan: _TxPlan, block: int) -> np.random.Generator:
+    """Block 0 continues the transactions stream (so a company of up to BLOCK_ACCOUNTS accounts gets
+    exactly the lines of the one-piece generator); every later block has its own stream."""
+    if block == 0:
+        bits = np.random.PCG64()
+        bits.state = plan.first_block_state
+        return np.random.Generator(bits)
+    return np.random.default_rng([plan.seed, _STREAMS["transactions"], block])
+
+
 def _tx_block(plan: _TxPlan, block: int, first_line: int, first_order: int) -> _TxBlock:
     """Order lines of accounts [block * BLOCK_ACCOUNTS, ...) for every period (history and future year).
 
@@ -1019,7 +1032,7 @@ def _tx_block(plan: _TxPlan, block: int, first_line: int, first_order: int) -> _
     hi = min(lo + BLOCK_ACCOUNTS, plan.expected.shape[0])
     expected, lam = plan.expected[lo:hi], plan.lam[lo:hi]
     n, periods, h = expected.shape[0], expected.shape[1], cal.n_history
-    rng = np.random.default_rng([plan.seed, _STREAMS["transactions"], 1 + block])
+    rng = _block_rng(plan, block)
     lines_per_order = plan.lines_per_order[lo:hi]
     n_sites, central = plan.n_sites[lo:hi], plan.central[lo:hi]
     cat = plan.cat
