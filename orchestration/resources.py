@@ -55,7 +55,11 @@ class Warehouse(DuckDBResource):
 
 
 def build_resources() -> dict:
+    """Resources of the definitions: DuckDB limits (memory, spill folder, threads) come from the config's
+    `warehouse:` section and also reach dbt through the environment."""
+    path = settings.warehouse_path()
+    limits = settings.duckdb_settings(load_config(settings.config_path()).warehouse, path)
     return {
-        "warehouse": Warehouse(database=str(settings.warehouse_path())),
+        "warehouse": Warehouse(database=str(path), connection_config=limits),
         "plan_config": PlanConfigResource(path=str(settings.config_path())),
     }

@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from planning.config import DEFAULT_CONFIG_PATH, PROJECT_ROOT
+from planning.config import DEFAULT_CONFIG_PATH, PROJECT_ROOT, WarehouseConfig
 
 DEFAULT_WAREHOUSE = "data/warehouse.duckdb"
 DEFAULT_DAGSTER_HOME = PROJECT_ROOT / ".dagster_home"
@@ -29,6 +29,29 @@ def warehouse_path() -> Path:
     os.environ["COVPLAN_WAREHOUSE"] = str(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     return path
+
+
+DUCKDB_ENV = {
+    "memory_limit": "COVPLAN_DUCKDB_MEMORY_LIMIT",
+    "temp_directory": "COVPLAN_DUCKDB_TEMP_DIRECTORY",
+    "threads": "COVPLAN_DUCKDB_THREADS",
+}
+
+
+def duckdb_settings(cfg: WarehouseConfig, warehouse: Path) -> dict[str, str | int]:
+    """DuckDB settings of `warehouse: ...` in the config, resolved (temp folder absolute, threads a
+    number), and exported as COVPLAN_DUCKDB_* so dbt's profile applies the same limits."""
+    temp = (
+        _absolute(cfg.temp_directory) if cfg.temp_directory else warehouse.with_name(warehouse.name + ".tmp")
+    )
+    values: dict[str, str | int] = {
+        "memory_limit": cfg.memory_limit.replace(" ", ""),
+        "temp_directory": str(temp),
+        "threads": int(cfg.threads or os.cpu_count() or 1),
+    }
+    for key, env in DUCKDB_ENV.items():
+        os.environ[env] = str(values[key])
+    return values
 
 
 def config_path() -> Path:

@@ -66,6 +66,18 @@ def _cron_months(cron: str) -> set[int] | None:
     return months
 
 
+class WarehouseConfig(_Strict):
+    """DuckDB resources for every connection of a run (ingest, the Dagster warehouse, dbt, publish).
+
+    A memory limit below the machine's RAM makes big joins and sorts spill to `temp_directory` instead
+    of failing or pushing the machine into swap; null temp_directory = DuckDB's default, a
+    `<warehouse file>.tmp` folder next to the warehouse; null threads = one per core."""
+
+    memory_limit: str = Field("6GB", pattern=r"^\s*\d+(\.\d+)?\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)\s*$")
+    temp_directory: str | None = None
+    threads: int | None = Field(None, ge=1, le=256)
+
+
 class PlanCalendar(_Strict):
     # Plans, partitions and the feature mart are cut at calendar quarter starts, so a fiscal year must
     # start on one too: January, April, July or October (a February fiscal year is not supported yet).
@@ -339,6 +351,7 @@ class QualityConfig(_Strict):
 class PlanConfig(_Strict):
     seed: int = 42
     demo: DemoConfig = DemoConfig()
+    warehouse: WarehouseConfig = WarehouseConfig()
     plan: PlanCalendar = PlanCalendar()
     schedules: SchedulesConfig = SchedulesConfig()
     growth_model: GrowthModelConfig = GrowthModelConfig()

@@ -224,6 +224,7 @@ def publish_plan(
     out_dir: str | Path,
     keep_last: int = 8,
     storage_compatibility_version: str = DEFAULT_STORAGE_VERSION,
+    duckdb_config: dict | None = None,
 ) -> Published:
     """Write the plan contract from the warehouse behind `con` to `out_dir/plan.duckdb` and `out_dir/parquet/`.
 
@@ -232,6 +233,8 @@ def publish_plan(
     territory_metrics, goal_metrics, config_overrides (stored as JSON). Plans already published are
     kept (the newest `keep_last` in all, and always the plan in force). The file is written in the
     storage format of `storage_compatibility_version` (e.g. "v1.0.0") so older DuckDB readers open it.
+    `duckdb_config`: the run's DuckDB limits (config `warehouse:`) for the connection that exports the
+    Parquet files.
     """
     out = Path(out_dir)
     parquet_dir = out / "parquet"
@@ -294,7 +297,7 @@ def publish_plan(
     # Parquet: every file written first, then all renamed in one quick pass, so a reader (or a crash)
     # finds the files of one plan, not a table of the new plan beside a table of the old one
     parts = {}
-    reader = duckdb.connect(str(target), read_only=True)
+    reader = duckdb.connect(str(target), read_only=True, config=dict(duckdb_config or {}))
     try:
         for name in [*PUBLISHED_TABLES, "plan_history"]:
             source = "plan_history" if name == "plan_history" else f"latest_{name}"
@@ -492,7 +495,9 @@ def _pg_type(duck_type: str, where: str) -> str:
     raise PublishError(f"{where}: DuckDB type {duck_type} has no PostgreSQL mapping in planning.publish")
 
 
-def publish_postgres(duckdb_path: str | Path, url: str, schema: str = "covplan") -> dict[str, int]:
+def publish_postgres(
+    duckdb_path: str | Path, url: str, schema: str = "covplan", duckdb_config: dict | None = None
+) -> dict[str, int]:
     """Copy every table of the published DuckDB file (all kept plans) to PostgreSQL `schema`, and the
     `latest_` / `plan_history` views, in ONE transaction.
 
@@ -505,7 +510,7 @@ def publish_postgres(duckdb_path: str | Path, url: str, schema: str = "covplan")
     import sqlalchemy as sa
 
     conninfo = sa.engine.make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
-    src = duckdb.connect(str(duckdb_path), read_only=True)
+    src = duckdb.connect(str(duckdb_path), read_only=True, config=dict(duckdb_config or {}))
     counts: dict[str, int] = {}
     tmpdir = tempfile.mkdtemp(prefix="covplan-pg-")
     try:

@@ -17,13 +17,16 @@ simulated for the four quarters after `end_date` the same way as the history but
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.parquet as pq
 
 from sources import geo
 
@@ -43,6 +46,8 @@ __all__ = [
     "STRING_DTYPE",
     "TRANSACTION_COLUMNS",
     "TRUTH_COLUMNS",
+    "BLOCK_ACCOUNTS",
+    "DemoCompany",
     "DemoData",
     "generate_demo",
     "resolve_size",
@@ -50,6 +55,7 @@ __all__ = [
 
 SIZES = {"small": 2_000, "default": 20_000}
 MAX_ACCOUNTS = 9_999_999  # account ids are A + 7 digits
+BLOCK_ACCOUNTS = 10_000  # order lines are drawn per block of accounts, each from its own random stream
 
 DATE_DTYPE = "datetime64[us]"  # contract DATE: midnight timestamps, cast to DATE when landing
 STRING_DTYPE = pd.StringDtype("pyarrow", na_value=np.nan)  # pandas' default `str` dtype; NaN = NULL
@@ -143,6 +149,10 @@ CONTACT_ROLES = ("purchasing", "operations", "finance", "executive", "engineerin
 ROLE_MIX_NARROW = np.array([0.72, 0.10, 0.06, 0.02, 0.02, 0.01, 0.07])
 ROLE_MIX_BROAD = np.array([0.16, 0.18, 0.14, 0.12, 0.16, 0.10, 0.14])
 REP_ROLES = ("key_account_manager", "field", "inside", "specialist")
+# reps per 1,000 accounts by role: the required headcount of the default plan (workload hours of the
+# accounts each coverage role serves / capacity hours per rep), so the demo's field force is sized
+# like the plan it is asked to staff; specialists are an overlay, not sized by workload
+REPS_PER_1000_ACCOUNTS = np.array([0.70, 5.4, 0.95, 0.35])
 OPPORTUNITY_STAGES = ("prospecting", "qualification", "proposal", "negotiation", "closed_won", "closed_lost")
 SEASONALITY = np.array([0.93, 1.01, 0.97, 1.09])  # calendar Q1..Q4, mean 1
 RETAIL_SEASONALITY = np.array([0.86, 0.98, 0.96, 1.20])
@@ -281,58 +291,127 @@ class _Accounts:
     parent: np.ndarray  # index of the parent account, -1 if none
 
 
+class DemoCompany:
+    """The demo company with its order lines still to come: `transaction_tables()` generates them block
+    by block (BLOCK_ACCOUNTS accounts each, so memory is bounded at any size), after which
+    `account_truth()` is known. `generate_demo` collects everything into frames for small sizes;
+    large sizes stream the lines to Parquet with `write_transactions`."""
+
+    def __init__(self, n_accounts: int, seed: int, end_date: date, years: int = 3):
+        n = resolve_size(n_accounts)
+        if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+            raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
+        if isinstance(years, bool) or not isinstance(years, (int, np.integer)) or not 1 <= years <= 50:
+            raise ValueError(f"years must be an integer between 1 and 50, got {years!r}")
+        seed, years = int(seed), int(years)
+        cal = _calendar(pd.Timestamp(end_date).normalize(), years)
+
+        acc = _accounts(seed, n, cal)
+        place, lat, lon = _locations(seed, n)
+        ids = _format_ids("A", np.arange(1, n + 1), 7)
+
+        trend, share_end, churn_day = _simulate_trend(_rng(seed, "spend"), acc, cal)
+        self.opportunities, convert_day = _opportunities(
+            _rng(seed, "opportunities"), acc, cal, ids, share_end
+        )
+        expected = _expected_spend(acc, cal, trend, convert_day)
+        self._plan = _tx_plan(seed, acc, cal, ids, expected, convert_day)
+
+        self.reps, rep_roles, rep_lat, rep_lon = _reps(_rng(seed, "reps"), n)
+        owner = _owners(_rng(seed, "owners"), acc, lat, lon, rep_roles, rep_lat, rep_lon)
+        self.accounts = _accounts_frame(
+            seed, acc, ids, place, lat, lon, owner, self.reps["rep_id"].to_numpy()
+        )
+        self.contacts = _contacts(_rng(seed, "contacts"), acc, cal, ids, churn_day)
+
+        h = cal.n_history
+        last_hist, last_future = trend[:, h - 1], trend[:, -1]
+        self._growth = np.where(
+            (last_hist > 0) & ~acc.prospect, last_future / np.where(last_hist > 0, last_hist, 1.0) - 1.0, 0.0
+        )
+        self._current_spend = np.zeros(n)
+        self._revenue_next = np.zeros(n)
+        self._blocks_done = 0
+
+    @property
+    def n_accounts(self) -> int:
+        return len(self._plan.acc.wallet)
+
+    @property
+    def n_blocks(self) -> int:
+        return -(-self.n_accounts // BLOCK_ACCOUNTS)
+
+    def tables(self) -> dict[str, pd.DataFrame]:
+        """The raw tables other than the order lines, by contract name."""
+        return {
+            "accounts": self.accounts,
+            "contacts": self.contacts,
+            "reps": self.reps,
+            "opportunities": self.opportunities,
+        }
+
+    def transaction_tables(self) -> Iterator[pa.Table]:
+        """The history order lines, one Arrow table per block of accounts, in account order."""
+        first_line = first_order = 0
+        for block in range(self.n_blocks):
+            part = _tx_block(self._plan, block, first_line, first_order)
+            lo = block * BLOCK_ACCOUNTS
+            self._current_spend[lo : lo + len(part.current_spend)] = part.current_spend
+            self._revenue_next[lo : lo + len(part.revenue_next)] = part.revenue_next
+            table = _tx_arrow(part.columns)
+            first_line += table.num_rows
+            first_order += part.orders_used
+            del part
+            self._blocks_done = block + 1
+            yield table
+
+    def write_transactions(self, path: Path) -> int:
+        """Stream the order lines to one Parquet file (a row group per block); returns the row count."""
+        rows = 0
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with pq.ParquetWriter(path, _tx_arrow_schema(), compression="zstd") as writer:
+            for table in self.transaction_tables():
+                writer.write_table(table)
+                rows += table.num_rows
+        return rows
+
+    def account_truth(self) -> pd.DataFrame:
+        """The latent truth per account; needs every block of order lines generated first."""
+        if self._blocks_done < self.n_blocks:
+            raise RuntimeError("account_truth needs the order lines: iterate transaction_tables() first")
+        acc = self._plan.acc
+        return pd.DataFrame(
+            {
+                "account_id": _str(self._plan.ids),
+                "industry_growth": _industry_param(1)[acc.industry],
+                "wallet": np.round(acc.wallet, 2),
+                "current_spend": np.round(self._current_spend, 2),
+                "headroom": np.round(acc.wallet, 2) - np.round(self._current_spend, 2),
+                "relationship_breadth": acc.breadth,
+                "price_seeking": acc.price_seeking,
+                "true_growth_rate": self._growth,
+                "revenue_next_4q": np.round(self._revenue_next, 2),
+            }
+        )
+
+
 def generate_demo(n_accounts: int, seed: int, end_date: date, years: int = 3) -> DemoData:
     """Simulate `years` years of history ending at `end_date` (inclusive) for `n_accounts` accounts.
 
-    The same (n_accounts, seed, end_date, years) always gives identical frames.
+    The same (n_accounts, seed, end_date, years) always gives identical frames. Holds every order line
+    in memory: for large companies use `DemoCompany(...).write_transactions(path)`.
     """
-    n = resolve_size(n_accounts)
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
-    if isinstance(years, bool) or not isinstance(years, (int, np.integer)) or not 1 <= years <= 50:
-        raise ValueError(f"years must be an integer between 1 and 50, got {years!r}")
-    seed, years = int(seed), int(years)
-    cal = _calendar(pd.Timestamp(end_date).normalize(), years)
-
-    acc = _accounts(seed, n, cal)
-    place, lat, lon = _locations(seed, n)
-    ids = _format_ids("A", np.arange(1, n + 1), 7)
-
-    trend, share_end, churn_day = _simulate_trend(_rng(seed, "spend"), acc, cal)
-    opportunities, convert_day = _opportunities(_rng(seed, "opportunities"), acc, cal, ids, share_end)
-    expected = _expected_spend(acc, cal, trend, convert_day)
-    transactions, current_spend, revenue_next = _transactions(seed, acc, cal, ids, expected, convert_day)
-
-    reps, rep_roles, rep_lat, rep_lon = _reps(_rng(seed, "reps"), n)
-    owner = _owners(_rng(seed, "owners"), acc, lat, lon, rep_roles, rep_lat, rep_lon)
-    accounts = _accounts_frame(seed, acc, ids, place, lat, lon, owner, reps["rep_id"].to_numpy())
-    contacts = _contacts(_rng(seed, "contacts"), acc, cal, ids, churn_day)
-
-    h = cal.n_history
-    last_hist, last_future = trend[:, h - 1], trend[:, -1]
-    growth = np.where(
-        (last_hist > 0) & ~acc.prospect, last_future / np.where(last_hist > 0, last_hist, 1.0) - 1.0, 0.0
-    )
-    truth = pd.DataFrame(
-        {
-            "account_id": _str(ids),
-            "industry_growth": _industry_param(1)[acc.industry],
-            "wallet": np.round(acc.wallet, 2),
-            "current_spend": np.round(current_spend, 2),
-            "headroom": np.round(acc.wallet, 2) - np.round(current_spend, 2),
-            "relationship_breadth": acc.breadth,
-            "price_seeking": acc.price_seeking,
-            "true_growth_rate": growth,
-            "revenue_next_4q": np.round(revenue_next, 2),
-        }
-    )
+    company = DemoCompany(n_accounts, seed, end_date, years)
+    tables = list(company.transaction_tables())
+    transactions = _tx_frame(pa.concat_tables(tables))
+    del tables
     return DemoData(
-        accounts=accounts,
-        contacts=contacts,
-        reps=reps,
-        opportunities=opportunities,
+        accounts=company.accounts,
+        contacts=company.contacts,
+        reps=company.reps,
+        opportunities=company.opportunities,
         transactions=transactions,
-        account_truth=truth,
+        account_truth=company.account_truth(),
     )
 
 
@@ -551,11 +630,12 @@ def _accounts_frame(
 def _reps(
     rng: np.random.Generator, n_accounts: int
 ) -> tuple[pd.DataFrame, np.ndarray, np.ndarray, np.ndarray]:
-    """About one rep per 150 accounts (at least 6) with a mixed role structure and a real home city."""
-    n = max(6, round(n_accounts / 150))
-    kam, specialist, inside = max(1, round(0.10 * n)), max(1, round(0.10 * n)), max(1, round(0.35 * n))
-    field = n - kam - specialist - inside
-    roles = rng.permutation(np.repeat(np.arange(4), [kam, field, inside, specialist]))
+    """Reps in proportion to the headcount each role needs under the default service assumptions
+    (config/plan.yaml workload: about 5.4 field, 0.95 inside and 0.7 key account reps per 1,000
+    accounts), plus a few specialists; at least one of each role, each with a real home city."""
+    counts = np.maximum(1, np.round(REPS_PER_1000_ACCOUNTS * n_accounts / 1000.0)).astype(np.int64)
+    n = int(counts.sum())
+    roles = rng.permutation(np.repeat(np.arange(len(REP_ROLES)), counts))
     places = geo.us_places()
     place = geo.sample_places(rng, n)
     first = _take(_FIRST_NAMES, rng.integers(0, len(_FIRST_NAMES), n))
@@ -597,11 +677,8 @@ def _owners(
         members = np.flatnonzero(tier == role)
         if len(reps) == 0 or len(members) == 0:
             continue
-        dist = geo.distance_km(
-            lat[members, None], lon[members, None], rep_lat[None, reps], rep_lon[None, reps]
-        )
         k = min(3 if role == 1 else 1, len(reps))
-        nearest = np.argsort(dist, axis=1, kind="stable")[:, :k]
+        nearest = _nearest(lat[members], lon[members], rep_lat[reps], rep_lon[reps], k)
         pick = _sample_weighted(rng, np.array([0.6, 0.25, 0.15])[:k], len(members)) if k > 1 else 0
         owner[members] = reps[nearest[np.arange(len(members)), pick]]
     inside = np.flatnonzero(rep_roles == 2)
@@ -609,6 +686,18 @@ def _owners(
     owner[members] = inside[rng.integers(0, len(inside), len(members))]
     owner[rng.random(n) < 0.05] = -1
     return owner
+
+
+def _nearest(lat: np.ndarray, lon: np.ndarray, to_lat: np.ndarray, to_lon: np.ndarray, k: int) -> np.ndarray:
+    """Indices of the k nearest points (to_lat, to_lon) of every (lat, lon), nearest first; computed in
+    slices so the distance matrix stays small at 500,000 accounts x thousands of reps."""
+    out = np.empty((len(lat), k), dtype=np.int64)
+    step = max(1, 2_000_000 // max(len(to_lat), 1))
+    for start in range(0, len(lat), step):
+        part = slice(start, start + step)
+        dist = geo.distance_km(lat[part, None], lon[part, None], to_lat[None, :], to_lon[None, :])
+        out[part] = np.argsort(dist, axis=1, kind="stable")[:, :k]
+    return out
 
 
 # ---------------------------------------------------------------------------------------------
@@ -851,23 +940,102 @@ def _buying_profile(
     return category_mix, channel_mix, base_discount, lines_per_order, n_sites, central
 
 
-def _transactions(
+@dataclass(frozen=True)
+class _TxPlan:
+    """Everything the order lines of one block of accounts depend on (per-account arrays for all
+    accounts); the lines themselves are drawn block by block from the block's own random stream."""
+
+    seed: int
+    acc: _Accounts
+    cal: _Calendar
+    ids: pa.Array
+    expected: np.ndarray
+    lam: np.ndarray
+    convert_day: np.ndarray
+    cat: _Catalogue
+    category_mix: np.ndarray
+    channel_mix: np.ndarray
+    base_discount: np.ndarray
+    lines_per_order: np.ndarray
+    n_sites: np.ndarray
+    central: np.ndarray
+    site_labels: pa.Array
+    product_ids: pa.Array
+    first_block_state: dict  # the transactions stream after the buying profiles: block 0 continues it
+
+
+def _tx_plan(
     seed: int, acc: _Accounts, cal: _Calendar, ids: pa.Array, expected: np.ndarray, convert_day: np.ndarray
-) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
-    """Order lines for every period (history and future year); returns the history lines, and per
-    account the realised net revenue of the last history year and of the future year."""
-    n, periods, h = expected.shape[0], expected.shape[1], cal.n_history
-    rng = _rng(seed, "transactions")
+) -> _TxPlan:
+    """Buying profiles of every account and the line intensity, calibrated on all accounts at once so
+    the number of lines per account does not depend on how the accounts are split into blocks."""
+    n, h = expected.shape[0], cal.n_history
     cat = _catalogue(_rng(seed, "catalogue"))
+    rng = _rng(seed, "transactions")
     category_mix, channel_mix, base_discount, lines_per_order, n_sites, central = _buying_profile(
         rng, acc, cat
     )
-
     # expected number of lines per account-period, calibrated to LINES_PER_ACCOUNT_YEAR on the history
     intensity = expected**LINES_SPEND_ELASTICITY
     target = LINES_PER_ACCOUNT_YEAR * n * h / 4.0
     hist_total = intensity[:, :h].sum()
     lam = intensity * (target / hist_total if hist_total > 0 else 0.0)
+    return _TxPlan(
+        seed=seed,
+        acc=acc,
+        cal=cal,
+        ids=ids,
+        expected=expected,
+        lam=lam,
+        convert_day=convert_day,
+        cat=cat,
+        category_mix=category_mix,
+        channel_mix=channel_mix,
+        base_discount=base_discount,
+        lines_per_order=lines_per_order,
+        n_sites=n_sites,
+        central=central,
+        site_labels=pa.array([f"-S{i}" for i in range(int(n_sites.max(initial=1)) + 1)], type=pa.string()),
+        product_ids=_format_ids("P", np.arange(1, len(cat.list_price) + 1), 5),
+        first_block_state=rng.bit_generator.state,
+    )
+
+
+@dataclass(frozen=True)
+class _TxBlock:
+    """The history order lines of one block of accounts plus per-account revenue for the truth table."""
+
+    columns: dict[str, np.ndarray | pa.Array]  # order_date as int days since 1970-01-01
+    current_spend: np.ndarray
+    revenue_next: np.ndarray
+    orders_used: int  # order numbers taken (orders and credit orders of returns)
+
+
+def _block_rng(plan: _TxPlan, block: int) -> np.random.Generator:
+    """Block 0 continues the transactions stream (so a company of up to BLOCK_ACCOUNTS accounts gets
+    exactly the lines of the one-piece generator); every later block has its own stream."""
+    if block == 0:
+        bits = np.random.PCG64()
+        bits.state = plan.first_block_state
+        return np.random.Generator(bits)
+    return np.random.default_rng([plan.seed, _STREAMS["transactions"], block])
+
+
+def _tx_block(plan: _TxPlan, block: int, first_line: int, first_order: int) -> _TxBlock:
+    """Order lines of accounts [block * BLOCK_ACCOUNTS, ...) for every period (history and future year).
+
+    The block draws from its own random stream (seed, transactions, block), so a block's lines do not
+    depend on how many blocks are generated together: memory stays bounded at any company size.
+    Transaction and order numbers continue from `first_line` / `first_order` (1-based, exclusive)."""
+    cal, acc = plan.cal, plan.acc
+    lo = block * BLOCK_ACCOUNTS
+    hi = min(lo + BLOCK_ACCOUNTS, plan.expected.shape[0])
+    expected, lam = plan.expected[lo:hi], plan.lam[lo:hi]
+    n, periods, h = expected.shape[0], expected.shape[1], cal.n_history
+    rng = _block_rng(plan, block)
+    lines_per_order = plan.lines_per_order[lo:hi]
+    n_sites, central = plan.n_sites[lo:hi], plan.central[lo:hi]
+    cat = plan.cat
 
     # orders: account, period, day, channel, site
     # regular replenishment: the order count is the expected count, stochastically rounded
@@ -876,18 +1044,20 @@ def _transactions(
     n_orders += rng.random(len(n_orders)) < expected_orders - n_orders
     cell = np.repeat(np.arange(n * periods, dtype=np.int64), n_orders)
     o_acc, o_per = (cell // periods).astype(np.int32), (cell % periods).astype(np.int16)
-    start = np.where(acc.prospect, convert_day, acc.created_day)
-    lo = np.maximum(cal.first_day[o_per], np.minimum(start[o_acc], cal.last_day[o_per]))
-    hi = cal.last_day[o_per]
-    o_day = lo + (rng.random(len(cell)) * (hi - lo + 1)).astype(np.int64)
-    o_chan = _draw_by_row(rng, channel_mix, o_acc).astype(np.int8)
+    start = np.where(acc.prospect[lo:hi], plan.convert_day[lo:hi], acc.created_day[lo:hi])
+    day_lo = np.maximum(cal.first_day[o_per], np.minimum(start[o_acc], cal.last_day[o_per]))
+    day_hi = cal.last_day[o_per]
+    o_day = day_lo + (rng.random(len(cell)) * (day_hi - day_lo + 1)).astype(np.int64)
+    o_chan = _draw_by_row(rng, plan.channel_mix[lo:hi], o_acc).astype(np.int8)
     # B2B orders outside the web shop come in on workdays: move weekend ones to a weekday of that week
     weekday = (o_day + 3) % 7  # 0 = Monday
     to_workday = (o_chan != 2) & (weekday >= 5)
-    o_day = np.where(to_workday, np.clip(o_day - weekday + rng.integers(0, 5, len(o_day)), lo, hi), o_day)
+    o_day = np.where(
+        to_workday, np.clip(o_day - weekday + rng.integers(0, 5, len(o_day)), day_lo, day_hi), o_day
+    )
     o_day = o_day.astype(np.int32)
     o_site = np.where(central[o_acc], 1, 1 + (rng.random(len(cell)) * n_sites[o_acc])).astype(np.int16)
-    del lo, hi, weekday, to_workday
+    del day_lo, day_hi, weekday, to_workday
     order = np.argsort(o_acc.astype(np.int64) * (1 << 20) + (o_day - cal.first_day[0]), kind="stable")
     cell, o_acc, o_per, o_day, o_chan, o_site = (
         a[order] for a in (cell, o_acc, o_per, o_day, o_chan, o_site)
@@ -895,7 +1065,7 @@ def _transactions(
 
     # lines
     n_lines = 1 + rng.poisson(lines_per_order[o_acc] - 1.0)
-    l_ord = np.repeat(np.arange(len(cell), dtype=np.int32 if len(cell) < 2**31 else np.int64), n_lines)
+    l_ord = np.repeat(np.arange(len(cell), dtype=np.int64), n_lines)
     m = len(l_ord)
     l_acc, l_day = o_acc[l_ord], o_day[l_ord]
     l_chan, l_site = o_chan[l_ord], o_site[l_ord]
@@ -907,10 +1077,14 @@ def _transactions(
     weight = rng.lognormal(0.0, LINE_VALUE_SIGMA, m)
     value = o_value[l_ord] * weight / np.bincount(l_ord, weights=weight, minlength=len(cell))[l_ord]
     del o_value, weight
-    category = _draw_by_row(rng, category_mix, l_acc).astype(np.int8)
+    category = _draw_by_row(rng, plan.category_mix[lo:hi], l_acc).astype(np.int8)
     discount = (
         np.round(
-            np.clip(base_discount[l_acc] + CHANNEL_DISCOUNT_BUMP[l_chan] + rng.normal(0.0, 0.02, m), 0.0, 0.6)
+            np.clip(
+                plan.base_discount[lo:hi][l_acc] + CHANNEL_DISCOUNT_BUMP[l_chan] + rng.normal(0.0, 0.02, m),
+                0.0,
+                0.6,
+            )
             * 200.0
         )
         / 200.0
@@ -953,34 +1127,70 @@ def _transactions(
     revenue_next = np.bincount(l_acc, weights=np.where(l_per >= h, net, 0.0), minlength=n)
 
     # keep the history; orders numbered in (account, date) order, each return is its own credit order
+    # numbered after the block's orders
     hist = l_per < h
     o_hist = o_per < h
-    order_number = np.cumsum(o_hist)
-    line_order = order_number[l_ord]
+    n_hist_orders = int(o_hist.sum())
+    line_order = (first_order + np.cumsum(o_hist))[l_ord]
     hist_return = is_return & hist
-    line_order[hist_return] = o_hist.sum() + np.arange(1, hist_return.sum() + 1)
+    n_returns = int(hist_return.sum())
+    line_order[hist_return] = first_order + n_hist_orders + np.arange(1, n_returns + 1)
     keep = np.flatnonzero(hist)
-    k = len(keep)
-    acc_ids = ids.take(pa.array(l_acc[keep]))
-    product_ids = _format_ids("P", np.arange(1, len(cat.list_price) + 1), 5)
-    site_labels = pa.array([f"-S{i}" for i in range(int(n_sites.max()) + 1)], type=pa.string())
-    frame = pd.DataFrame(
-        {
-            "transaction_id": _str(_format_ids("T", np.arange(1, k + 1), 10)),
-            "order_id": _str(_format_ids("O", line_order[keep], 10)),
-            "account_id": _str(acc_ids),
-            "site_id": _str(
-                pc.binary_join_element_wise(acc_ids, site_labels.take(pa.array(l_site[keep])), "")
-            ),
-            "order_date": _to_dates(l_day[keep]),
-            "product_id": _str(product_ids.take(pa.array(product[keep]))),
-            "product_category": _str(_take(tuple(PRODUCT_CATEGORIES), category[keep])),
-            "quantity": quantity[keep],
-            "unit_price": unit_price[keep],
-            "unit_cost": cat.unit_cost[product[keep]],
-            "discount": discount[keep],
-            "channel": _str(_take(CHANNELS, l_chan[keep])),
-        },
-        copy=False,
+    acc_ids = plan.ids.take(pa.array(lo + l_acc[keep].astype(np.int64)))
+    columns = {
+        "transaction_id": _format_ids("T", first_line + np.arange(1, len(keep) + 1), 10),
+        "order_id": _format_ids("O", line_order[keep], 10),
+        "account_id": acc_ids,
+        "site_id": pc.binary_join_element_wise(
+            acc_ids, plan.site_labels.take(pa.array(l_site[keep].astype(np.int64))), ""
+        ),
+        "order_date": l_day[keep],
+        "product_id": plan.product_ids.take(pa.array(product[keep].astype(np.int64))),
+        "product_category": _take(tuple(PRODUCT_CATEGORIES), category[keep]),
+        "quantity": quantity[keep],
+        "unit_price": unit_price[keep],
+        "unit_cost": cat.unit_cost[product[keep]],
+        "discount": discount[keep],
+        "channel": _take(CHANNELS, l_chan[keep]),
+    }
+    return _TxBlock(columns, current_spend, revenue_next, n_hist_orders + n_returns)
+
+
+def _tx_arrow(columns: dict[str, np.ndarray | pa.Array]) -> pa.Table:
+    """A block's lines as an Arrow table with the contract's types (order_date a DATE)."""
+    arrays = {
+        name: pa.array(np.asarray(values, dtype="int32"), type=pa.int32()).cast(pa.date32())
+        if name == "order_date"
+        else (values if isinstance(values, pa.Array) else pa.array(values, type=pa.float64()))
+        for name, values in columns.items()
+    }
+    return pa.table(arrays)
+
+
+def _tx_arrow_schema() -> pa.Schema:
+    return pa.schema(
+        [
+            (
+                name,
+                pa.date32() if name == "order_date" else pa.float64() if name in _TX_NUMBERS else pa.string(),
+            )
+            for name in TRANSACTION_COLUMNS
+        ]
     )
-    return frame, current_spend, revenue_next
+
+
+_TX_NUMBERS = ("quantity", "unit_price", "unit_cost", "discount")
+
+
+def _tx_frame(table: pa.Table) -> pd.DataFrame:
+    """Order lines as the pandas frame of the raw contract (arrow-backed strings, midnight timestamps)."""
+    data = {}
+    for name in TRANSACTION_COLUMNS:
+        column = table.column(name)
+        if name == "order_date":
+            data[name] = _to_dates(pc.cast(column, pa.int32()).to_numpy())
+        elif pa.types.is_string(column.type):
+            data[name] = _str(column)
+        else:
+            data[name] = column.to_numpy()
+    return pd.DataFrame(data, copy=False)

@@ -7,6 +7,7 @@ as generated. `demo_account_truth` only materialises for the demo (nothing downs
 """
 
 import os
+import tempfile
 import time
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -19,7 +20,7 @@ from orchestration.metadata import preview
 from orchestration.partitions import check_demo_as_of, check_history
 from orchestration.resources import PlanConfigResource, Warehouse
 from planning.config import PROJECT_ROOT, PlanConfig
-from sources.demo import generate_demo, resolve_size
+from sources.demo import DemoCompany, resolve_size
 from sources.files import load_folder
 from sources.landing import LoadReport, RowRules, empty_quarantine
 from sources.sql import load_sql
@@ -166,32 +167,64 @@ def _results(report: LoadReport, previews: dict[str, pd.DataFrame]):
 
 
 def _demo(context, config: IngestConfig, cfg: PlanConfig, warehouse: Warehouse, loaded_at: datetime):
-    """Generate the deterministic demo company (seed and size from config) and land it as raw tables."""
+    """Generate the deterministic demo company (seed and size from config) and land it as raw tables.
+
+    The order lines never sit in pandas as a whole: the generator streams them block by block to a
+    Parquet file in DuckDB's temp folder, which DuckDB reads straight into raw.transactions."""
     n_accounts = resolve_size(config.size or cfg.demo.size)
     started = time.perf_counter()
-    demo = generate_demo(n_accounts, seed=cfg.seed, end_date=cfg.demo.end_date, years=cfg.demo.years)
-    context.log.info(f"generated {n_accounts:,} accounts in {time.perf_counter() - started:.1f} s")
+    company = DemoCompany(n_accounts, seed=cfg.seed, end_date=cfg.demo.end_date, years=cfg.demo.years)
     source = f"demo(seed={cfg.seed}, size={n_accounts})"
     stamp = {"_source": source, "_loaded_at": loaded_at, "_run_id": context.run_id}
-    for entity, df in demo.tables().items():
+    for entity, df in company.tables().items():
         dates = [c for c in df.columns if pd.api.types.is_datetime64_any_dtype(df[c])]
         rows = warehouse.write_table("raw", entity, _with_provenance(df, stamp), date_columns=dates)
-        with warehouse.connection() as con:
-            con.execute("create schema if not exists quarantine")
-            empty_quarantine(con, entity)
-        yield dg.MaterializeResult(
-            asset_key=f"raw_{entity}",
-            metadata={
-                "rows": dg.MetadataValue.int(rows),
-                "quarantined_rows": dg.MetadataValue.int(0),
-                "source": source,
-                "preview": dg.MetadataValue.md(preview(df)),
-            },
+        yield _demo_result(warehouse, entity, rows, source, preview(df))
+    spill = Path(str(warehouse.connection_config.get("temp_directory") or tempfile.gettempdir()))
+    parquet = spill / f"demo_transactions_{context.run_id}.parquet"
+    try:
+        lines = company.write_transactions(parquet)
+        context.log.info(
+            f"generated {n_accounts:,} accounts and {lines:,} order lines in {time.perf_counter() - started:.1f} s"
         )
+        with warehouse.connection() as con:
+            con.execute(
+                "create or replace table raw.transactions as "
+                f"select * exclude (file_row_number), ? as _source, file_row_number + 1 as _row_number, "
+                f"cast(? as timestamp) as _loaded_at, ? as _run_id "
+                f"from read_parquet('{_sql_path(parquet)}', file_row_number = true)",
+                [source, loaded_at, context.run_id],
+            )
+            head = con.execute(
+                "select * exclude (_source, _row_number, _loaded_at, _run_id) from raw.transactions limit 5"
+            ).df()
+    finally:
+        parquet.unlink(missing_ok=True)
     with warehouse.connection() as con:
         record_loads(con, RAW_ENTITIES, context.run_id, loaded_at, source)
-    rows = warehouse.write_table("demo_truth", "account_truth", demo.account_truth)
+    yield _demo_result(warehouse, "transactions", lines, source, preview(head))
+    rows = warehouse.write_table("demo_truth", "account_truth", company.account_truth())
     yield dg.MaterializeResult(asset_key="demo_account_truth", metadata={"rows": dg.MetadataValue.int(rows)})
+
+
+def _sql_path(path: Path) -> str:
+    return str(path).replace("'", "''")
+
+
+def _demo_result(warehouse: Warehouse, entity: str, rows: int, source: str, table_preview: str):
+    """The entity's (empty) quarantine table and its materialisation."""
+    with warehouse.connection() as con:
+        con.execute("create schema if not exists quarantine")
+        empty_quarantine(con, entity)
+    return dg.MaterializeResult(
+        asset_key=f"raw_{entity}",
+        metadata={
+            "rows": dg.MetadataValue.int(rows),
+            "quarantined_rows": dg.MetadataValue.int(0),
+            "source": source,
+            "preview": dg.MetadataValue.md(table_preview),
+        },
+    )
 
 
 def _with_provenance(df: pd.DataFrame, stamp: dict) -> pd.DataFrame:

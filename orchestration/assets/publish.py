@@ -111,6 +111,7 @@ def published_plan(
             plan_config.published_dir(),
             keep_last=cfg.publish.keep_last,
             storage_compatibility_version=cfg.publish.storage_compatibility_version,
+            duckdb_config=warehouse.connection_config,
         )
     context.log.info(f"published plan {meta['plan_id']} to {out.duckdb_path}")
     report = promote_report(
@@ -120,7 +121,12 @@ def published_plan(
     if os.environ.get(PG_URL_ENV):
         import sqlalchemy as sa
 
-        publish_postgres(out.duckdb_path, os.environ[PG_URL_ENV], cfg.publish.postgres_schema)
+        publish_postgres(
+            out.duckdb_path,
+            os.environ[PG_URL_ENV],
+            cfg.publish.postgres_schema,
+            duckdb_config=warehouse.connection_config,
+        )
         postgres = f"{sa.engine.make_url(os.environ[PG_URL_ENV]).render_as_string()} schema {cfg.publish.postgres_schema}"
         context.log.info(f"published to PostgreSQL: {postgres}")
     return dg.MaterializeResult(

@@ -1,16 +1,15 @@
 """Level 3: the ingest asset and its blocking quality check, materialized in-process on a temp warehouse."""
 
-from dataclasses import replace
-
 import dagster as dg
 import duckdb
+import pyarrow as pa
 import pytest
 
 from orchestration.assets import ingest
 from orchestration.assets.quality import RAW_CHECKS
 from orchestration.resources import PlanConfigResource, Warehouse
 from planning.config import DEFAULT_CONFIG_PATH
-from sources.demo import generate_demo
+from sources.demo import DemoCompany
 
 
 @dg.asset(deps=["raw_transactions"])
@@ -64,14 +63,17 @@ def test_demo_lands_raw_tables_with_contract_types_and_passes_the_suite(tmp_path
 
 
 def test_bad_transactions_fail_the_check_and_block_downstream(tmp_path, monkeypatch):
-    def corrupted(*args, **kwargs):
-        demo = generate_demo(*args, **kwargs)
-        tx = demo.transactions.copy()
-        tx.loc[1, "transaction_id"] = tx.loc[0, "transaction_id"]  # duplicate key
-        tx.loc[2, "discount"] = 1.5  # impossible discount
-        return replace(demo, transactions=tx)
+    class Corrupted(DemoCompany):
+        def transaction_tables(self):
+            for i, table in enumerate(super().transaction_tables()):
+                if i == 0:
+                    tx = table.to_pandas()
+                    tx.loc[1, "transaction_id"] = tx.loc[0, "transaction_id"]  # duplicate key
+                    tx.loc[2, "discount"] = 1.5  # impossible discount
+                    table = pa.Table.from_pandas(tx, schema=table.schema, preserve_index=False)
+                yield table
 
-    monkeypatch.setattr(ingest, "generate_demo", corrupted)
+    monkeypatch.setattr(ingest, "DemoCompany", Corrupted)
     result = _materialize(tmp_path)
     assert not result.success
     failed = [e for e in result.get_asset_check_evaluations() if not e.passed]
@@ -133,7 +135,7 @@ def test_a_partitioned_run_too_early_for_the_demo_history_stops_before_generatin
     def never(*args, **kwargs):
         raise AssertionError("the demo must not be generated for an as-of date it cannot support")
 
-    monkeypatch.setattr(ingest, "generate_demo", never)
+    monkeypatch.setattr(ingest, "DemoCompany", never)
     result = _materialize(tmp_path, tags={"dagster/partition": "2025-04-01"})
     assert not result.success
     failure = result.get_step_failure_events()[0].step_failure_data.error
@@ -153,13 +155,16 @@ def test_a_failing_raw_check_stops_the_plan_job_before_anything_is_published(tmp
     from orchestration.jobs import kind_config
     from orchestration.partitions import quarterly_partitions
 
-    def orphaned(*args, **kwargs):
-        demo = generate_demo(*args, **kwargs)
-        tx = demo.transactions.copy()
-        tx.loc[:9, "account_id"] = "A9999999"  # ten order lines of an account that is not loaded
-        return replace(demo, transactions=tx)
+    class Orphaned(DemoCompany):
+        def transaction_tables(self):
+            for i, table in enumerate(super().transaction_tables()):
+                if i == 0:
+                    tx = table.to_pandas()
+                    tx.loc[:9, "account_id"] = "A9999999"  # ten order lines of an account that is not loaded
+                    table = pa.Table.from_pandas(tx, schema=table.schema, preserve_index=False)
+                yield table
 
-    monkeypatch.setattr(ingest, "generate_demo", orphaned)
+    monkeypatch.setattr(ingest, "DemoCompany", Orphaned)
     monkeypatch.setenv("COVPLAN_PUBLISHED_DIR", str(tmp_path / "published"))
     run_config = kind_config("yearly")
     run_config["ops"]["ingest_source"] = {"config": {"size": "300"}}

@@ -85,35 +85,95 @@ windows as (
 
 ),
 
+{#-
+    Distinct products (categories) bought in each cut-off's trailing 12 months, without expanding every
+    purchase row to the four windows it falls in and counting distinct values there (the slowest part
+    of the build at scale). A purchase in quarter q lies in the window of cut-offs q+1 .. q+4. For each
+    account and product, a purchase adds the cut-offs not already covered by its previous purchase
+    quarter p: max(q+1, p+5) .. q+4. These intervals are disjoint per product, so the distinct count
+    at a cut-off is the number of intervals containing it: a plain count over a few intervals per account.
+-#}
+product_intervals as (
+
+    select
+        account_id,
+        quarter_index + 4 as last_cutoff_index,
+        greatest(
+            quarter_index + 1,
+            coalesce(
+                lag(quarter_index) over (partition by account_id, product_id order by quarter_index) + 5,
+                quarter_index + 1
+            )
+        ) as first_cutoff_index
+
+    from account_quarter_products
+    where n_purchase_lines > 0
+
+),
+
+category_intervals as (
+
+    select
+        account_id,
+        quarter_index + 4 as last_cutoff_index,
+        greatest(
+            quarter_index + 1,
+            coalesce(
+                lag(quarter_index) over (partition by account_id, product_category order by quarter_index) + 5,
+                quarter_index + 1
+            )
+        ) as first_cutoff_index
+
+    from account_quarter_categories
+    where n_purchase_lines > 0
+
+),
+
+product_interval_counts as (
+
+    select account_id, first_cutoff_index, last_cutoff_index, count(*) as n_products
+    from product_intervals
+    where first_cutoff_index <= last_cutoff_index
+    group by account_id, first_cutoff_index, last_cutoff_index
+
+),
+
+category_interval_counts as (
+
+    select account_id, first_cutoff_index, last_cutoff_index, count(*) as n_categories
+    from category_intervals
+    where first_cutoff_index <= last_cutoff_index
+    group by account_id, first_cutoff_index, last_cutoff_index
+
+),
+
 products_t12m as (
 
     select
-        account_quarter_products.account_id,
+        product_interval_counts.account_id,
         calendar.cutoff_date,
-        count(distinct account_quarter_products.product_id) as n_products_t12m
+        sum(product_interval_counts.n_products) as n_products_t12m
 
-    from account_quarter_products
+    from product_interval_counts
     inner join calendar
-        on account_quarter_products.quarter_index between calendar.cutoff_quarter_index - 4
-            and calendar.cutoff_quarter_index - 1
-    where account_quarter_products.n_purchase_lines > 0
-    group by account_quarter_products.account_id, calendar.cutoff_date
+        on calendar.cutoff_quarter_index between product_interval_counts.first_cutoff_index
+            and product_interval_counts.last_cutoff_index
+    group by product_interval_counts.account_id, calendar.cutoff_date
 
 ),
 
 categories_t12m as (
 
     select
-        account_quarter_categories.account_id,
+        category_interval_counts.account_id,
         calendar.cutoff_date,
-        count(distinct account_quarter_categories.product_category) as n_categories_t12m
+        sum(category_interval_counts.n_categories) as n_categories_t12m
 
-    from account_quarter_categories
+    from category_interval_counts
     inner join calendar
-        on account_quarter_categories.quarter_index between calendar.cutoff_quarter_index - 4
-            and calendar.cutoff_quarter_index - 1
-    where account_quarter_categories.n_purchase_lines > 0
-    group by account_quarter_categories.account_id, calendar.cutoff_date
+        on calendar.cutoff_quarter_index between category_interval_counts.first_cutoff_index
+            and category_interval_counts.last_cutoff_index
+    group by category_interval_counts.account_id, calendar.cutoff_date
 
 ),
 
