@@ -6,30 +6,11 @@ from __future__ import annotations
 import csv
 import io
 
-ACC_HEADER = [
-    "account_id",
-    "account_name",
-    "industry",
-    "employees",
-    "annual_revenue",
-    "city",
-    "state",
-    "lat",
-    "lon",
-    "created_at",
-    "owner_rep_id",
-]
-TX_HEADER = [
-    "transaction_id",
-    "account_id",
-    "order_date",
-    "product_id",
-    "product_category",
-    "quantity",
-    "unit_price",
-    "discount",
-    "channel",
-]
+from sources.contract import ENTITY_SPECS
+
+# the required columns of the raw contract, in its order: the smallest extract a user may drop
+ACC_HEADER = list(ENTITY_SPECS["accounts"].required)
+TX_HEADER = list(ENTITY_SPECS["transactions"].required)
 ACCOUNT_IDS = [f"A{i}" for i in range(1, 9)]
 TRANSACTION_IDS = [f"T{i:02d}" for i in range(1, 17)]
 
