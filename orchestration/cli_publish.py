@@ -71,6 +71,12 @@ def plan_run_choices(args: argparse.Namespace, cfg: PlanConfig) -> PlanRunChoice
     scenario = (args.scenario or "").strip() or None
     if overrides and not scenario:
         raise ConfigError("--set changes assumptions for a scenario: add --scenario NAME")
+    machine = sorted(k for k in overrides if k.split(".")[0] == "warehouse")
+    if machine:  # the DuckDB resources are built from the config file, once per process
+        raise ConfigError(
+            f"--set {machine[0]}: warehouse.* are machine resources, not plan assumptions; set them in the "
+            "config file and pass it with --config"
+        )
     if overrides:
         cfg = load_config(settings.config_path(), overrides)
     demo = not getattr(args, "input_dir", None) and cfg.sources.default == "demo"

@@ -223,6 +223,7 @@ def cmd_design(args: argparse.Namespace) -> int:
     metrics = plan_metrics(rows, table, measures, args.tolerance, args.value_column)
     metrics["seconds"] = round(took, 2)
     metrics["solver_rounds"] = sol.iterations
+    metrics["time_limit_hit"] = sol.time_limit_hit
     print(f"wrote {len(out):,} assignments to {args.out}")
     width = max(len(k) for k in metrics)
     for key, value in metrics.items():

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import json
 import time
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import dagster as dg
 
@@ -40,7 +41,8 @@ def file_drop_sensor(context: dg.SensorEvaluationContext):
         )
     if fingerprint == last:
         return dg.SkipReason(f"{folder}: extract {fingerprint} already started")
-    partition = partition_of(datetime.now(UTC))
+    # partitions follow the schedules' timezone: the quarter that has started there
+    partition = partition_of(datetime.now(ZoneInfo(load_config(settings.config_path()).schedules.timezone)))
     if partition is None:
         return dg.SkipReason("no quarterly partition yet: see schedules.first_as_of_date")
     run_config = kind_config("quarterly")

@@ -54,7 +54,10 @@ QUARTER_START_MONTHS = (1, 4, 7, 10)
 
 def _cron_months(cron: str) -> set[int] | None:
     """The months a five-field cron fires in (None for `*`); lists and ranges of plain numbers only."""
-    field = cron.split()[3]
+    fields = cron.split()
+    if len(fields) != 5:
+        raise ValueError(f"{cron!r}: write the cron with five fields (e.g. '0 5 1 1 *'), not a macro")
+    field = fields[3]
     if field == "*":
         return None
     months: set[int] = set()

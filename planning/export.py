@@ -15,7 +15,7 @@ import duckdb
 import pandas as pd
 
 from planning import published_schema
-from planning.publish import IN_FORCE_SQL, PUBLISHED_TABLES, PublishError
+from planning.publish import IN_FORCE_SQL, PUBLISHED_TABLES, PublishError, sql_literal
 
 EXCEL_MAX_ROWS = 1_048_575  # one row of the sheet holds the header
 
@@ -66,7 +66,8 @@ def export_plan(published_dir: str | Path, plan: str, fmt: str, out_dir: str | P
             for t in PUBLISHED_TABLES:
                 target = out / f"{t}.csv"
                 con.execute(
-                    f"copy (select * from \"{t}\" where plan_id = $plan) to '{target}' (format csv, header true)",
+                    f'copy (select * from "{t}" where plan_id = $plan) to {sql_literal(str(target))} '
+                    "(format csv, header true)",
                     {"plan": plan_id},
                 )
                 files.append(target)

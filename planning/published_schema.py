@@ -145,7 +145,7 @@ COLUMN_DESCRIPTIONS: dict[str, dict[str, str]] = {
         "capacity_hours_per_rep": "Yearly selling hours one rep of the role has (config workload).",
         "required_fte": "Workload divided by capacity: the reps the role needs.",
         "headcount": "Territories (reps) planned for the role.",
-        "reps_on_staff": "Reps of the role on staff today.",
+        "reps_on_staff": "Reps of the role on staff today; for overlay rows, the reps with role specialist shared out in proportion to headcount.",
         "hiring_gap": "Headcount minus reps on staff: reps to hire (negative: surplus).",
         "kind": "coverage_role (territories are built for it) or specialist_overlay (specialists who "
         "support accounts across territories: accounts, hours and headcount of the overlay).",

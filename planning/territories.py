@@ -324,15 +324,16 @@ def design_territories(
     opts = _options(tolerance, options)
     measures = measures or ["workload_hours"]
     _check_locks(accounts, locks)
-    parts, centre_frames = [], []
+    parts, centre_frames, cut_short = [], [], []
     for role, pool in accounts.groupby("coverage_role", sort=True):
         fixed = (centres or {}).get(role) if role in geographic_roles else None
         k = len(fixed) if fixed is not None else min(int(counts.get(role, 1)), len(pool))
         ids = fixed["territory_id"].tolist() if fixed is not None else territory_ids(role, k)
         frame = _pool_frame(pool.reset_index(drop=True), previous, locks)
-        out, cen, _ = design_pool(
+        out, cen, sol = design_pool(
             frame, ids, measures, opts, role in geographic_roles, centres=fixed, label=f"{role} pool"
         )
+        cut_short += [role] if sol.time_limit_hit else []
         parts.append(
             out.assign(
                 pool=role,
@@ -342,7 +343,7 @@ def design_territories(
         )
         centre_frames.append(cen)
     assigned = pd.concat(parts, ignore_index=True)
-    return _finish(
+    design = _finish(
         accounts,
         _drop_empty(assigned),
         pd.concat(centre_frames, ignore_index=True),
@@ -350,6 +351,8 @@ def design_territories(
         tolerance,
         geographic_roles,
     )
+    design.metrics["time_limit_pools"] = ", ".join(cut_short)
+    return design
 
 
 def _drop_empty(df: pd.DataFrame) -> pd.DataFrame:
@@ -391,7 +394,7 @@ def assign_new_accounts(
     prev = previous[["account_id", "territory_id", "role"]]
     merged = accounts.merge(prev, on="account_id", how="left", validate="one_to_one")
     keep = (merged["territory_id"].notna() & (merged["role"] == merged["coverage_role"])).to_numpy()
-    parts, centres = [], []
+    parts, centres, cut_short = [], [], []
     for role, pool in accounts.groupby("coverage_role", sort=True):
         rows = pool.index.to_numpy()
         kept = keep[rows]
@@ -409,9 +412,10 @@ def assign_new_accounts(
         if locks:
             frame["locked_territory_id"] = frame["account_id"].map(locks)
         stay = frame["current_territory_id"].notna().to_numpy()
-        out, cen, _ = design_pool(
+        out, cen, sol = design_pool(
             frame, ids, measures, opts, role in geographic_roles, movable=~stay, label=f"{role} pool"
         )
+        cut_short += [role] if sol.time_limit_hit else []
         parts.append(
             out.assign(
                 pool=role,
@@ -426,6 +430,7 @@ def assign_new_accounts(
     )
     design.metrics["accounts_kept"] = int(keep.sum())
     design.metrics["accounts_placed"] = int((~keep).sum())
+    design.metrics["time_limit_pools"] = ", ".join(cut_short)
     return design
 
 

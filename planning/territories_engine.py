@@ -67,6 +67,9 @@ class PoolSolution:
     iterations: int
     lp_seconds: float
     repair_moves: int
+    # the wall-clock limit cut a step short: only then can the same inputs give another result (on a
+    # slower or busier machine); reported in the plan's metrics and logged as a warning
+    time_limit_hit: bool = False
 
 
 def haversine_km(lat1, lon1, lat2, lon2) -> np.ndarray:
@@ -174,8 +177,9 @@ def solve_allocation_lp(
     balance_price: float,
     slack_price: float,
     time_limit: float,
-) -> np.ndarray:
-    """The transportation LP over candidate arcs; returns the (n, width) share of each arc.
+) -> tuple[np.ndarray, bool]:
+    """The transportation LP over candidate arcs; returns the (n, width) share of each arc and whether
+    HiGHS stopped at `time_limit` (a feasible but not optimal vertex).
 
     `weights`: (n, m) measures already divided by the target mean load, so each row band is
     [1 - band, 1 + band] minus what fixed accounts already bring (`fixed_loads`, (k, m)).
@@ -226,7 +230,7 @@ def solve_allocation_lp(
     x = np.asarray(h.getSolution().col_value)[:nv]
     share = np.zeros((n, width))
     share[ai, aj] = x
-    return share
+    return share, status == highspy.HighsModelStatus.kTimeLimit
 
 
 def solve_allocation_flow(
@@ -607,8 +611,17 @@ def solve_pool(
     `current`/`locked`: territory index per account or -1. `movable`: False keeps an account at
     `current` (quarterly mode). Deterministic for fixed inputs and seed.
     """
-    t0 = time.perf_counter()
-    deadline = t0 + opts.time_limit_seconds
+    # Every loop below stops on its own convergence test or a fixed count, so the result depends only on
+    # the inputs and the seed. The wall-clock limit is a safety net for a pool far larger than its
+    # limit was set for: when it cuts a step short, the solution says so (time_limit_hit).
+    deadline = time.perf_counter() + opts.time_limit_seconds
+    hit = False
+
+    def out_of_time() -> bool:
+        nonlocal hit
+        hit = hit or time.perf_counter() > deadline
+        return hit
+
     n, m = weights.shape
     current = np.full(n, -1) if current is None else np.asarray(current, dtype=np.int64)
     locked = np.full(n, -1) if locked is None else np.asarray(locked, dtype=np.int64)
@@ -659,6 +672,7 @@ def solve_pool(
     def allocate(cand, cost, all_measures: bool):
         """One allocation over the candidate arcs: the min-cost flow on the primary measure, or the LP
         on every measure. Returns the rounded cell and which accounts the allocation split."""
+        nonlocal hit
         arc = arc_cost(cand, cost)
         if not geo and matrix is None:
             arc = arc + 1e-4 * rng.random(arc.shape)  # seeded tie-break: a deterministic vertex
@@ -674,7 +688,7 @@ def solve_pool(
                 0,
             )
         else:
-            share = solve_allocation_lp(
+            share, cut = solve_allocation_lp(
                 cand[free_idx],
                 arc[free_idx],
                 w[free_idx],
@@ -686,6 +700,7 @@ def solve_pool(
                 100.0 * (n / k + 1) * (1.0 + opts.disruption_weight) * 100.0,  # beyond it: prohibitive
                 deadline - time.perf_counter(),
             )
+            hit = hit or cut
         new_cell = np.where(is_fixed, pinned, -1)
         new_cell[free_idx] = cand[free_idx, np.argmax(share, axis=1)]
         split = np.zeros(n, dtype=bool)
@@ -712,21 +727,17 @@ def solve_pool(
         n_lat[empty], n_lon[empty] = c_lat[empty], c_lon[empty]
         shift = haversine_km(c_lat, c_lon, n_lat, n_lon)
         c_lat, c_lon = n_lat, n_lon
-        if changed < 0.002 or shift.max() < 0.5 or time.perf_counter() > t0 + 0.5 * opts.time_limit_seconds:
+        if changed < 0.002 or shift.max() < 0.5 or out_of_time():
             break
     if not single and m > 1:
-        # several measures: LP rounds from the settled centres, moving the centres between rounds,
-        # while another round fits in 60 % of the time limit (the rest is for repair and polish: on a
-        # busy machine 80 % left the repair too little time to reach the 1 % aim)
-        last = 0.0
+        # several measures: LP rounds from the settled centres, moving the centres between rounds
         for _ in range(opts.max_iterations):
-            if time.perf_counter() + last > t0 + 0.6 * opts.time_limit_seconds and last > 0:
+            if out_of_time():
                 break
             cand, cost = candidates(also=cell)
             ls = time.perf_counter()
             new_cell, split = allocate(cand, cost, all_measures=True)
-            last = time.perf_counter() - ls
-            lp_seconds += last
+            lp_seconds += time.perf_counter() - ls
             iterations += 1
             changed = (new_cell != cell).mean()
             cell = new_cell
@@ -743,8 +754,8 @@ def solve_pool(
     cost = cost if matrix is not None or geo else np.where(cand >= 0, 0.0, np.inf)
     # repair in two passes: first into the tolerance moving anything movable, then towards the target
     # moving only accounts whose move costs no disruption (already moved, new, no weight set) or that
-    # the allocation itself split between territories. The tolerance is a requirement, so that pass is
-    # bounded by its move count only, never by the clock; the target pass stops at the time limit.
+    # the allocation itself split between territories. Both passes are bounded by their move count; the
+    # clock only stops the target pass (the tolerance is a requirement).
     cell, moves = repair_balance(
         cell, w, cand, cost, ~is_fixed, k, np.zeros((k, m)), opts.tolerance, 20 * k + n // 10, np.inf
     )
@@ -753,14 +764,15 @@ def solve_pool(
         cell, w, cand, cost, free_to_move, k, np.zeros((k, m)), opts.target, 20 * k + n // 10, deadline
     )
     moves += more
+    out_of_time()
     if geo or matrix is not None:
         # polish: moves and exchanges that shorten travel (or undo needless disruption) while every
-        # measure stays within the target, in what is left of the time limit
-        polish_until = min(deadline, time.perf_counter() + 0.15 * opts.time_limit_seconds)
+        # measure stays within the target, until no exchange helps (or its round limit)
         cell, polished = improve_travel(
-            cell, w, cand, arc_cost(cand, cost), ~is_fixed, k, opts.target, polish_until
+            cell, w, cand, arc_cost(cand, cost), ~is_fixed, k, opts.target, deadline
         )
         moves += polished
+        out_of_time()
     if matrix is not None:
         pos = np.argmax(cand == cell[:, None], axis=1)
         travel = cost[np.arange(n), pos]
@@ -768,4 +780,4 @@ def solve_pool(
         travel = haversine_km(lat, lon, c_lat[cell], c_lon[cell])
     else:
         travel = np.full(n, np.nan)
-    return PoolSolution(cell, c_lat, c_lon, travel, iterations, lp_seconds, moves)
+    return PoolSolution(cell, c_lat, c_lon, travel, iterations, lp_seconds, moves, hit)

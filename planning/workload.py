@@ -68,6 +68,9 @@ def _overlay_hours(out: pd.DataFrame, cfg: WorkloadConfig) -> np.ndarray:
     return overlay.map(per_account).fillna(0.0).to_numpy(dtype="float64")
 
 
+SPECIALIST_ROLE = "specialist"  # the raw contract's rep role for overlay specialists
+
+
 def required_headcount(
     workload: pd.DataFrame, cfg: WorkloadConfig, reps: pd.DataFrame | None = None
 ) -> pd.DataFrame:
@@ -75,7 +78,8 @@ def required_headcount(
 
     One row per coverage role (kind 'coverage_role', in ROLES order), then, when `workload` has
     overlay_hours, one row per overlay of `cfg.overlays` (kind 'specialist_overlay'): the accounts it
-    supports, their overlay hours and the specialists those hours need at the overlay's capacity.
+    supports, their overlay hours and the specialists those hours need at the overlay's capacity; the
+    reps on staff with role `specialist` are shared out over the overlay rows (share_out).
     """
     by_role = (
         workload.groupby("coverage_role", observed=True)
@@ -97,8 +101,29 @@ def required_headcount(
     by_role["headcount"] = by_role["headcount"].astype("int64")
     staffed = reps["role"].value_counts() if reps is not None else pd.Series(dtype="int64")
     by_role["reps_on_staff"] = by_role["role"].map(staffed).fillna(0).astype("int64")
+    overlay = (by_role["kind"] == "specialist_overlay").to_numpy()
+    if overlay.any():
+        # reps of the contract role `specialist` staff every overlay: shared out in proportion to the
+        # headcount each overlay needs
+        on_staff = share_out(
+            int(staffed.get(SPECIALIST_ROLE, 0)), by_role.loc[overlay, "headcount"].to_numpy()
+        )
+        by_role.loc[overlay, "reps_on_staff"] = on_staff
     by_role["hiring_gap"] = by_role["headcount"] - by_role["reps_on_staff"]
     return by_role
+
+
+def share_out(total: int, weights: np.ndarray) -> np.ndarray:
+    """`total` split into integers in proportion to `weights` (largest remainder, ties to the first);
+    equal weights when they are all zero. The parts always sum to `total`."""
+    weights = np.asarray(weights, dtype="float64")
+    if weights.sum() <= 0:
+        weights = np.ones(len(weights))
+    exact = total * weights / weights.sum()
+    parts = np.floor(exact).astype("int64")
+    order = np.argsort(-(exact - parts), kind="stable")
+    parts[order[: total - int(parts.sum())]] += 1
+    return parts
 
 
 def _overlay_rows(workload: pd.DataFrame, cfg: WorkloadConfig) -> pd.DataFrame:

@@ -151,7 +151,8 @@ ROLE_MIX_BROAD = np.array([0.16, 0.18, 0.14, 0.12, 0.16, 0.10, 0.14])
 REP_ROLES = ("key_account_manager", "field", "inside", "specialist")
 # reps per 1,000 accounts by role: the required headcount of the default plan (workload hours of the
 # accounts each coverage role serves / capacity hours per rep), so the demo's field force is sized
-# like the plan it is asked to staff; specialists are an overlay, not sized by workload
+# like the plan it is asked to staff; specialists (who staff the overlays, shared) are kept fewer than
+# the overlays need, so the demo plan shows a hiring gap there
 REPS_PER_1000_ACCOUNTS = np.array([0.70, 5.4, 0.95, 0.35])
 OPPORTUNITY_STAGES = ("prospecting", "qualification", "proposal", "negotiation", "closed_won", "closed_lost")
 SEASONALITY = np.array([0.93, 1.01, 0.97, 1.09])  # calendar Q1..Q4, mean 1

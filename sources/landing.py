@@ -198,9 +198,10 @@ def _numbered_source(landed: Landed) -> str:
         return landed.table
     # the k-th malformed line (in order) at row r has g = r - k good rows before it; a good row with
     # 0-based position p follows every malformed line whose g <= p
+    # (adjacent malformed lines share g: keep the largest k of each g, or the join may pick a smaller one)
     gaps = (
-        f"select _row_number - row_number() over (order by _row_number) as g, "
-        f"row_number() over (order by _row_number) as k from {landed.malformed}"
+        f"select g, max(k) as k from (select _row_number - row_number() over (order by _row_number) as g, "
+        f"row_number() over (order by _row_number) as k from {landed.malformed}) group by g"
     )
     return (
         f"(select l.*, coalesce(m.k, 0) as __skipped from (select *, rowid as __pos from {landed.table}) l "

@@ -200,6 +200,12 @@ def territory_design(
     metrics = pd.DataFrame([{**design.metrics, "run_id": context.run.run_id}])
     metrics["builds_on_plan_id"] = pd.Series([builds_on], dtype="string")
     warehouse.write_table("planning", "design_metrics", metrics)
+    if design.metrics.get("time_limit_pools"):
+        context.log.warning(
+            f"territory design hit territories.time_limit_seconds ({cfg.territories.time_limit_seconds} s) in "
+            f"pool(s) {design.metrics['time_limit_pools']}: the design is valid but may differ from a run on a "
+            "faster or less busy machine; raise the limit for a reproducible plan"
+        )
     # A draft per run beside the warehouse: the publish step promotes it to the published report.html
     # only when this run's plan becomes the plan in force (a scenario or a backfill never replaces it).
     report_path = draft_report_path(context.run.run_id)

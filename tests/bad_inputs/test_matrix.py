@@ -474,6 +474,18 @@ def _cases() -> list[Case]:
             good_transactions=ALL_TX - {"T12"},
         ),
         Case(
+            "two_malformed_lines_in_a_row",
+            drop(tx_rows=[*tx[:10], ",".join(tx[10][:5]), ",".join(tx[11][:4]), *tx[12:]]),
+            "quarantine",
+            quarantined={
+                "transactions": {
+                    (11, "malformed_line", "quantity"),
+                    (12, "malformed_line", "product_category"),
+                }
+            },
+            good_transactions=ALL_TX - {"T11", "T12"},
+        ),
+        Case(
             "stray_quote_inside_a_value",
             drop(acc_rows=[*acc[:5], _acc_line([acc[5][0], '"Joe" Bar', *acc[5][2:]]), *acc[6:]]),
             "quarantine",
@@ -588,6 +600,9 @@ def test_bad_input(case: Case, tmp_path):
     assert sorted(raw_acc) == sorted(case.good_accounts)  # every good row, once
     assert sorted(raw_tx) == sorted(case.good_transactions)
     quarantined_rows = {e: len({r for r, _, _ in found[e]}) for e in found}
+    for e in ("accounts", "transactions"):  # a good row keeps its own line number, never a quarantined one's
+        numbers = [r[0] for r in con.execute(f"select _row_number from raw.{e}").fetchall()]
+        assert len(set(numbers)) == len(numbers) and not set(numbers) & {r for r, _, _ in found[e]}, e
     assert report.entities["accounts"].rows_read == len(raw_acc) + quarantined_rows["accounts"]
     assert report.entities["transactions"].rows_read == len(raw_tx) + quarantined_rows["transactions"]
     for entity, key, column, value in case.verbatim:

@@ -66,3 +66,20 @@ def test_an_april_fiscal_year_with_matching_schedules_loads():
         }
     )
     assert cfg.plan.fiscal_year_start_month == 4
+
+
+def test_a_cron_macro_is_a_config_error_not_a_traceback():
+    with pytest.raises(ConfigError, match="five fields"):
+        load_config(overrides={"schedules.yearly_cron": "@yearly"})
+
+
+def test_scenario_cannot_set_machine_resources():
+    import argparse
+
+    from orchestration.cli_publish import plan_run_choices
+
+    args = argparse.Namespace(
+        overrides=["warehouse.memory_limit=2GB"], scenario="small box", as_of=None, input_dir=None
+    )
+    with pytest.raises(ConfigError, match="warehouse.memory_limit: warehouse.* are machine resources"):
+        plan_run_choices(args, load_config())

@@ -56,3 +56,9 @@ def test_an_unknown_plan_names_the_kept_plans(published, tmp_path, capsys):
     assert "plan 'nope' is not kept there; kept plans: y0, s1, y1" in capsys.readouterr().err
     with pytest.raises(PublishError, match="no published plan yet"):
         export_plan(tmp_path / "empty", "latest", "csv", tmp_path / "x")
+
+
+def test_csv_export_into_a_folder_with_a_quote_in_its_name(published, tmp_path):
+    out = tmp_path / "o'brien's plan"  # the path reaches DuckDB's COPY as a quoted literal
+    result = export_plan(published, "latest", "csv", out)
+    assert result.plan_id == "y1" and len(pd.read_csv(out / "account_plan.csv")) == 3

@@ -1,10 +1,11 @@
+import numpy as np
 import pandas as pd
 import pytest
 import yaml
 from pydantic import ValidationError
 
 from planning.config import DEFAULT_CONFIG_PATH, OverlayService, PlanConfig, load_config
-from planning.workload import WorkloadInputError, account_workload, required_headcount
+from planning.workload import WorkloadInputError, account_workload, required_headcount, share_out
 
 CFG = load_config().workload
 
@@ -92,6 +93,25 @@ def test_overlay_hours_sit_beside_the_coverage_hours_and_get_their_own_headcount
         hc.loc["solutions_specialist", "accounts"] == 1 and hc.loc["solutions_specialist", "headcount"] == 0
     )
     assert list(hc.index[:4]) == ["key_account_manager", "field", "inside", "digital"]
+
+    # specialists on staff (contract rep role `specialist`) are shared over the overlays by headcount
+    reps = pd.DataFrame({"rep_id": ["s1", "s2", "s3", "f1"], "role": ["specialist"] * 3 + ["field"]})
+    staffed = required_headcount(out.reset_index(), cfg, reps).set_index("role")
+    overlays = staffed[staffed["kind"] == "specialist_overlay"]
+    assert overlays["reps_on_staff"].to_dict() == {
+        "business_development": 3,
+        "pricing_specialist": 0,
+        "solutions_specialist": 0,
+    }
+    assert overlays.loc["business_development", "hiring_gap"] == -1  # needs 2, three on staff
+    assert staffed.loc["field", "reps_on_staff"] == 1
+
+
+def test_share_out_is_proportional_and_sums_to_the_total():
+    assert share_out(5, np.array([3, 1, 0])).tolist() == [4, 1, 0]  # 3.75, 1.25, 0: the .75 gets the spare
+    assert share_out(7, np.array([8, 8, 7])).tolist() == [3, 2, 2]  # 2.43, 2.43, 2.13: tie to the first
+    assert share_out(2, np.array([0, 0, 0])).tolist() == [1, 1, 0]
+    assert share_out(0, np.array([1, 2])).tolist() == [0, 0]
 
 
 def test_unknown_overlay_names_the_account():
