@@ -326,7 +326,7 @@ class FreshnessConfig(_Strict):
     """The latest order date may lie at most `max_age_days` before the as-of date of the check."""
 
     max_age_days: int = Field(120, ge=0, le=3660)
-    as_of_date: date | None = None  # null: the day of the load (the demo: demo.end_date, its last day)
+    as_of_date: date | None = None  # null: sources.as_of_date, else the day of the load (demo: demo.end_date)
 
 
 class RowCountChangeConfig(_Strict):

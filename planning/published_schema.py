@@ -18,7 +18,7 @@ SCHEMA_VERSION = 1
 
 TABLE_DESCRIPTIONS: dict[str, str] = {
     "plan_runs": "One row per published plan: its id, kind, as-of date and the facts of the run that built it.",
-    "account_plan": "One row per account and plan: value, segment, coverage, territory, owner and yearly goal.",
+    "account_plan": "One row per account and plan: value, segment, coverage, territory, owner and goals.",
     "territories": "One row per territory and plan: owner, role, accounts, workload, value, balance, travel and goal.",
     "territory_goals": "One row per territory, fiscal quarter and plan: the quarterly goal.",
     "coverage_summary": "One row per coverage role and specialist overlay and plan: workload, capacity, required FTE, "
