@@ -458,3 +458,34 @@ def test_polish_swaps_misplaced_accounts_but_never_leaves_the_target_band():
     movable[4] = False
     new, moves = improve_travel(cell, weights, cand, arc, movable, 2, 0.01, float("inf"))
     assert new.tolist() == cell.tolist() and moves == 0
+
+
+def _equal_accounts_plan(n: int, k: int, hours: float) -> pd.DataFrame:
+    """n accounts of `hours` each dealt round-robin into k territories (the best any design can do)."""
+    return pd.DataFrame(
+        {
+            "account_id": [f"A{i}" for i in range(n)],
+            "territory_id": [f"T{i % k:02d}" for i in range(n)],
+            "pool": "key_account_manager",
+            "travel": np.nan,
+            "workload_hours": hours,
+        }
+    )
+
+
+def test_a_pool_too_lumpy_for_the_tolerance_is_held_to_one_typical_account():
+    from planning.territories_metrics import plan_metrics, territory_table
+
+    # 325 equal key accounts in 18 territories: one territory must hold 19 of them, 5.2 % above the mean
+    rows = _equal_accounts_plan(325, 18, 76.5)
+    table = territory_table(rows, ["workload_hours"], geographic=False)
+    metrics = plan_metrics(rows, table, ["workload_hours"], 0.05)
+    assert metrics["max_abs_balance_deviation"] == pytest.approx(19 / (325 / 18) - 1)  # 0.0523
+    assert metrics["territories_outside_tolerance"] == 0
+    assert metrics["balance_band_key_account_manager"] == pytest.approx(18 / 325)  # one account of 18.06
+    # the same deviation in a pool of many small accounts is a real miss: no band, counted outside
+    rows = _equal_accounts_plan(3250, 18, 7.65)
+    rows.loc[rows.index[:10], "territory_id"] = "T00"  # T00 gets ten more small accounts: +5.5 %
+    table = territory_table(rows, ["workload_hours"], geographic=False)
+    metrics = plan_metrics(rows, table, ["workload_hours"], 0.05)
+    assert metrics["territories_outside_tolerance"] == 1 and "balance_band_key_account_manager" not in metrics
