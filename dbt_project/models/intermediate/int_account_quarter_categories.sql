@@ -16,7 +16,7 @@ aggregated as (
         product_category,
         sum(gross_sales) as gross_sales,
         sum(n_purchase_lines) as n_purchase_lines,
-        count(distinct product_id) as n_products
+        count(product_id) as n_products
 
     from products
     group by account_id, quarter_start, quarter_index, product_category

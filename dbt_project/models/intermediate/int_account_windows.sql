@@ -32,56 +32,166 @@ account_quarter_categories as (
 
 ),
 
-quarters_vs_cutoffs as (
+{#-
+    Window sums as range frames over each account's timeline of quarters, not as a join of every
+    quarter to every later cut-off and a group by: that join made ~9 rows per account quarter and its
+    hash aggregate (4M groups x 23 sums at 50M lines) spilled gigabytes. Each account gets one probe
+    row per cut-off (the pairs the join gave: accounts with a quarter before cut-off + 4), with zero
+    measures, and the frames are read at the probes: [c-4, c-1] is the t12m, [c-8, c-5] the year
+    before, [c-1, c-1] the last quarter, everything before c the lifetime, [c, c+3] the label.
+-#}
+account_first_quarters as (
 
-    select
-        account_quarters.*,
-        calendar.cutoff_date,
-        calendar.label_observable,
-        calendar.cutoff_quarter_index - account_quarters.quarter_index as quarters_before
-
+    select account_id, min(quarter_index) as first_quarter_index
     from account_quarters
-    inner join calendar
-        on account_quarters.quarter_index < calendar.cutoff_quarter_index + 4
+    group by account_id
 
 ),
 
+cutoff_probes as (
+
+    select
+        account_first_quarters.account_id,
+        calendar.cutoff_date,
+        calendar.cutoff_quarter_index,
+        calendar.label_observable
+
+    from account_first_quarters
+    inner join calendar
+        on account_first_quarters.first_quarter_index < calendar.cutoff_quarter_index + 4
+
+),
+
+timeline as (
+
+    select
+        account_id,
+        quarter_index,
+        0 as is_probe,
+        cast(null as date) as cutoff_date,
+        cast(null as boolean) as label_observable,
+        revenue,
+        gross_margin,
+        costed_revenue,
+        gross_sales,
+        n_lines,
+        n_return_lines,
+        n_orders,
+        n_orders_rfp,
+        sales_field,
+        sales_phone,
+        sales_web,
+        sales_edi,
+        sales_rfp,
+        list_value,
+        discount_value,
+        first_order_date,
+        last_order_date
+
+    from account_quarters
+
+    union all
+
+    select
+        account_id,
+        cutoff_quarter_index as quarter_index,
+        1 as is_probe,
+        cutoff_date,
+        label_observable,
+        0 as revenue,
+        cast(null as {{ type_double() }}) as gross_margin,
+        0 as costed_revenue,
+        0 as gross_sales,
+        0 as n_lines,
+        0 as n_return_lines,
+        0 as n_orders,
+        0 as n_orders_rfp,
+        0 as sales_field,
+        0 as sales_phone,
+        0 as sales_web,
+        0 as sales_edi,
+        0 as sales_rfp,
+        0 as list_value,
+        0 as discount_value,
+        cast(null as date) as first_order_date,
+        cast(null as date) as last_order_date
+
+    from cutoff_probes
+
+),
+
+framed as (
+
+    select
+        account_id,
+        is_probe,
+        cutoff_date,
+        label_observable,
+        sum(revenue) over t12m as revenue_t12m,
+        sum(gross_margin) over t12m as gross_margin_sum_t12m,
+        sum(costed_revenue) over t12m as costed_revenue_t12m,
+        sum(gross_sales) over t12m as gross_sales_t12m,
+        sum(n_lines) over t12m as lines_t12m,
+        sum(n_return_lines) over t12m as return_lines_t12m,
+        sum(n_orders) over t12m as orders_t12m,
+        sum(n_orders_rfp) over t12m as orders_rfp_t12m,
+        sum(sales_field) over t12m as sales_field_t12m,
+        sum(sales_phone) over t12m as sales_phone_t12m,
+        sum(sales_web) over t12m as sales_web_t12m,
+        sum(sales_edi) over t12m as sales_edi_t12m,
+        sum(sales_rfp) over t12m as sales_rfp_t12m,
+        sum(list_value) over t12m as list_value_t12m,
+        sum(discount_value) over t12m as discount_value_t12m,
+        sum(revenue) over prev_t12m as revenue_prev_t12m,
+        sum(revenue) over last_q as revenue_last_q,
+        sum(revenue) over lifetime as revenue_lifetime,
+        sum(n_orders) over lifetime as orders_lifetime,
+        min(first_order_date) over lifetime as first_order_date,
+        max(last_order_date) over lifetime as last_order_date,
+        sum(revenue) over next_4q as revenue_next_4q
+
+    from timeline
+    window
+        t12m as (partition by account_id order by quarter_index range between 4 preceding and 1 preceding),
+        prev_t12m as (partition by account_id order by quarter_index range between 8 preceding and 5 preceding),
+        last_q as (partition by account_id order by quarter_index range between 1 preceding and 1 preceding),
+        lifetime as (partition by account_id order by quarter_index range between unbounded preceding and 1 preceding),
+        next_4q as (partition by account_id order by quarter_index range between current row and 3 following)
+
+),
+
+{#- An empty frame sums to NULL; the join-and-group form gave 0 there, so coalesce. -#}
 windows as (
 
     select
         account_id,
         cutoff_date,
-        sum(case when quarters_before between 1 and 4 then revenue else 0 end) as revenue_t12m,
+        coalesce(revenue_t12m, 0) as revenue_t12m,
         {#- Margin of the costed lines: NULL when the window has lines but none with a unit_cost. -#}
-        case when sum(case when quarters_before between 1 and 4 then n_lines else 0 end) = 0 then 0
-            else sum(case when quarters_before between 1 and 4 then gross_margin end)
-        end as gross_margin_t12m,
-        sum(case when quarters_before between 1 and 4 then costed_revenue else 0 end) as costed_revenue_t12m,
-        sum(case when quarters_before between 1 and 4 then gross_sales else 0 end) as gross_sales_t12m,
-        sum(case when quarters_before between 1 and 4 then n_lines else 0 end) as lines_t12m,
-        sum(case when quarters_before between 1 and 4 then n_return_lines else 0 end) as return_lines_t12m,
-        sum(case when quarters_before between 1 and 4 then n_orders else 0 end) as orders_t12m,
-        sum(case when quarters_before between 1 and 4 then n_orders_rfp else 0 end) as orders_rfp_t12m,
-        sum(case when quarters_before between 1 and 4 then sales_field else 0 end) as sales_field_t12m,
-        sum(case when quarters_before between 1 and 4 then sales_phone else 0 end) as sales_phone_t12m,
-        sum(case when quarters_before between 1 and 4 then sales_web else 0 end) as sales_web_t12m,
-        sum(case when quarters_before between 1 and 4 then sales_edi else 0 end) as sales_edi_t12m,
-        sum(case when quarters_before between 1 and 4 then sales_rfp else 0 end) as sales_rfp_t12m,
-        sum(case when quarters_before between 1 and 4 then list_value else 0 end) as list_value_t12m,
-        sum(case when quarters_before between 1 and 4 then discount_value else 0 end) as discount_value_t12m,
-        sum(case when quarters_before between 5 and 8 then revenue else 0 end) as revenue_prev_t12m,
-        sum(case when quarters_before = 1 then revenue else 0 end) as revenue_last_q,
-        sum(case when quarters_before >= 1 then revenue else 0 end) as revenue_lifetime,
-        sum(case when quarters_before >= 1 then n_orders else 0 end) as orders_lifetime,
-        min(case when quarters_before >= 1 then first_order_date end) as first_order_date,
-        max(case when quarters_before >= 1 then last_order_date end) as last_order_date,
-        case
-            when max(case when label_observable then 1 else 0 end) = 1
-                then sum(case when quarters_before between -3 and 0 then revenue else 0 end)
-        end as revenue_next_4q
+        case when coalesce(lines_t12m, 0) = 0 then 0 else gross_margin_sum_t12m end as gross_margin_t12m,
+        coalesce(costed_revenue_t12m, 0) as costed_revenue_t12m,
+        coalesce(gross_sales_t12m, 0) as gross_sales_t12m,
+        coalesce(lines_t12m, 0) as lines_t12m,
+        coalesce(return_lines_t12m, 0) as return_lines_t12m,
+        coalesce(orders_t12m, 0) as orders_t12m,
+        coalesce(orders_rfp_t12m, 0) as orders_rfp_t12m,
+        coalesce(sales_field_t12m, 0) as sales_field_t12m,
+        coalesce(sales_phone_t12m, 0) as sales_phone_t12m,
+        coalesce(sales_web_t12m, 0) as sales_web_t12m,
+        coalesce(sales_edi_t12m, 0) as sales_edi_t12m,
+        coalesce(sales_rfp_t12m, 0) as sales_rfp_t12m,
+        coalesce(list_value_t12m, 0) as list_value_t12m,
+        coalesce(discount_value_t12m, 0) as discount_value_t12m,
+        coalesce(revenue_prev_t12m, 0) as revenue_prev_t12m,
+        coalesce(revenue_last_q, 0) as revenue_last_q,
+        coalesce(revenue_lifetime, 0) as revenue_lifetime,
+        coalesce(orders_lifetime, 0) as orders_lifetime,
+        first_order_date,
+        last_order_date,
+        case when label_observable then coalesce(revenue_next_4q, 0) end as revenue_next_4q
 
-    from quarters_vs_cutoffs
-    group by account_id, cutoff_date
+    from framed
+    where is_probe = 1
 
 ),
 
