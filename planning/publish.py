@@ -314,13 +314,34 @@ def publish_plan(
     return Published(target, parquet_dir, counts, kept, in_force, dropped)
 
 
+HASH_SIGNIFICANT_DIGITS = 10
+
+
 def content_hash(con: duckdb.DuckDBPyConnection, table: str, excluded: tuple[str, ...] = ()) -> str:
     """MD5 of a table's rows, each printed as text (column names and values), sorted: the same content
     gives the same hash whatever the row order; `excluded` columns (run ids) are left out. A
-    `set_in_plan_id` column is hashed as whether it names the row's own plan."""
+    `set_in_plan_id` column is hashed as whether it names the row's own plan.
+
+    Floating-point columns are printed to HASH_SIGNIFICANT_DIGITS significant digits: DuckDB's parallel
+    sums of doubles may combine partial sums in another order from run to run, which moves the last
+    bits (about 1e-16 relative) of revenue figures and of what is computed from them. Money that
+    matters to the plan (goals) is DECIMAL and hashed exactly."""
     catalog, _, name = table.replace('"', "").rpartition(".")
-    every = _columns(con, catalog or "memory", name)
-    select = [f'"{c}"' for c in every if c not in excluded]
+    catalog = catalog or "memory"
+    every = _columns(con, catalog, name)
+    floats = {
+        r[0]
+        for r in con.execute(
+            "select column_name from information_schema.columns where table_catalog = ? and table_name = ? "
+            "and data_type in ('DOUBLE', 'FLOAT', 'REAL')",
+            [catalog, name],
+        ).fetchall()
+    }
+    select = [
+        f'printf(\'%.{HASH_SIGNIFICANT_DIGITS}g\', "{c}") as "{c}"' if c in floats else f'"{c}"'
+        for c in every
+        if c not in excluded
+    ]
     if "set_in_plan_id" in excluded and "set_in_plan_id" in every:
         select.append("set_in_plan_id = plan_id as set_in_this_plan")
     rows = f"select {', '.join(select)} from {table}"
