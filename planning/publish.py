@@ -162,15 +162,19 @@ class Published:
     dropped_plans: list[str] = field(default_factory=list)
 
 
-def _columns(con: duckdb.DuckDBPyConnection, catalog: str, table: str) -> list[str]:
-    return [
-        r[0]
-        for r in con.execute(
-            "select column_name from information_schema.columns "
+def _column_types(con: duckdb.DuckDBPyConnection, catalog: str, table: str) -> dict[str, str]:
+    """Column name -> data type, in the table's column order."""
+    return dict(
+        con.execute(
+            "select column_name, data_type from information_schema.columns "
             "where table_catalog = ? and table_name = ? order by ordinal_position",
             [catalog, table],
         ).fetchall()
-    ]
+    )
+
+
+def _columns(con: duckdb.DuckDBPyConnection, catalog: str, table: str) -> list[str]:
+    return list(_column_types(con, catalog, table))
 
 
 def _plans_to_keep(con: duckdb.DuckDBPyConnection, keep_last: int) -> list[str]:
@@ -328,18 +332,12 @@ def content_hash(con: duckdb.DuckDBPyConnection, table: str, excluded: tuple[str
     matters to the plan (goals) is DECIMAL and hashed exactly."""
     catalog, _, name = table.replace('"', "").rpartition(".")
     catalog = catalog or "memory"
-    every = _columns(con, catalog, name)
-    floats = {
-        r[0]
-        for r in con.execute(
-            "select column_name from information_schema.columns where table_catalog = ? and table_name = ? "
-            "and data_type in ('DOUBLE', 'FLOAT', 'REAL')",
-            [catalog, name],
-        ).fetchall()
-    }
+    every = _column_types(con, catalog, name)
     select = [
-        f'printf(\'%.{HASH_SIGNIFICANT_DIGITS}g\', "{c}") as "{c}"' if c in floats else f'"{c}"'
-        for c in every
+        f'printf(\'%.{HASH_SIGNIFICANT_DIGITS}g\', "{c}") as "{c}"'
+        if kind in ("DOUBLE", "FLOAT", "REAL")
+        else f'"{c}"'
+        for c, kind in every.items()
         if c not in excluded
     ]
     if "set_in_plan_id" in excluded and "set_in_plan_id" in every:
