@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from planning.config import ROLES, SIZE_BUCKETS, WorkloadConfig
+from planning.goals import largest_remainder
 
 
 class WorkloadInputError(ValueError):
@@ -114,16 +115,10 @@ def required_headcount(
 
 
 def share_out(total: int, weights: np.ndarray) -> np.ndarray:
-    """`total` split into integers in proportion to `weights` (largest remainder, ties to the first);
-    equal weights when they are all zero. The parts always sum to `total`."""
+    """`total` split into integers in proportion to `weights` (planning.goals.largest_remainder: ties to
+    the first), equal weights when they are all zero. The parts always sum to `total`."""
     weights = np.asarray(weights, dtype="float64")
-    if weights.sum() <= 0:
-        weights = np.ones(len(weights))
-    exact = total * weights / weights.sum()
-    parts = np.floor(exact).astype("int64")
-    order = np.argsort(-(exact - parts), kind="stable")
-    parts[order[: total - int(parts.sum())]] += 1
-    return parts
+    return largest_remainder(weights if weights.sum() > 0 else np.ones(len(weights)), total)
 
 
 def _overlay_rows(workload: pd.DataFrame, cfg: WorkloadConfig) -> pd.DataFrame:
