@@ -67,7 +67,9 @@ def compare_table(con: duckdb.DuckDBPyConnection, schema: str, table: str, rtol:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("old")
     parser.add_argument("new")
     parser.add_argument("--schemas", default="intermediate,marts")
