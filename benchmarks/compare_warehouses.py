@@ -4,6 +4,7 @@ rows after sorting, doubles equal within a relative tolerance. Used to show a mo
 no result.
 
     uv run python benchmarks/compare_warehouses.py OLD.duckdb NEW.duckdb [--schemas intermediate,marts]
+        [--tables int_account_windows,fct_account_features] [--rtol 1e-9]
 
 Exit status 1 when any table differs; one line per table either way.
 """
@@ -74,12 +75,16 @@ def main() -> int:
     parser.add_argument("new")
     parser.add_argument("--schemas", default="intermediate,marts")
     parser.add_argument("--rtol", type=float, default=1e-9, help="relative tolerance for doubles")
+    parser.add_argument("--tables", default="", help="only these tables (comma-separated names)")
     args = parser.parse_args()
     schemas = [s.strip() for s in args.schemas.split(",") if s.strip()]
     con = duckdb.connect()
     con.execute(f"attach '{args.old}' as old_wh (read_only)")
     con.execute(f"attach '{args.new}' as new_wh (read_only)")
     old_t, new_t = tables(con, "old_wh", schemas), tables(con, "new_wh", schemas)
+    if args.tables:
+        keep = {t.strip() for t in args.tables.split(",")}
+        old_t, new_t = {x for x in old_t if x[1] in keep}, {x for x in new_t if x[1] in keep}
     failed = 0
     for schema, table in sorted(old_t ^ new_t):
         print(f"MISSING {schema}.{table}: only in {'old' if (schema, table) in old_t else 'new'}")
