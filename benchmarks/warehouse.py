@@ -8,7 +8,9 @@ The demo generator builds a whole company in memory, so large sizes are generate
 `--chunk-accounts` accounts: one `generate_demo` call per chunk with its own seed, every id of chunk
 k > 0 prefixed with `K<k>-` (products stay shared), appended to the raw tables. Peak memory is the
 highest resident set size of this process sampled every 20 ms during the stage (dbt and DuckDB run
-in-process). Per-model timings come from dbt's run_results.json.
+in-process), CPU seconds are this process's user + system time. Per-model timings come from dbt's
+run_results.json. `--baseline-project DIR` also builds another copy of the dbt project (say main's) on
+the same raw tables in the same session, to compare old and new on a noisy machine.
 """
 
 from __future__ import annotations
@@ -87,6 +89,7 @@ class PeakRss:
 @dataclass
 class Stage:
     seconds: float = 0.0
+    cpu_seconds: float = 0.0  # user + system CPU of this process (dbt and DuckDB run in it)
     peak_rss: int = 0
 
 
@@ -104,12 +107,13 @@ class Run:
 def stage(run: Run, name: str, sampler: PeakRss):
     """Time a stage (accumulating over repeated entries, e.g. one per chunk) and record its peak RSS."""
     sampler.start()
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), time.process_time()
     try:
         yield
     finally:
         s = run.stages.setdefault(name, Stage())
         s.seconds += time.perf_counter() - started
+        s.cpu_seconds += time.process_time() - cpu_started
         s.peak_rss = max(s.peak_rss, sampler.stop())
 
 
@@ -155,22 +159,32 @@ def build_raw(run: Run, warehouse: Path, chunk_accounts: int, sampler: PeakRss) 
             con.execute("checkpoint")
 
 
-def dbt_build(run: Run, warehouse: Path, work: Path, sampler: PeakRss) -> None:
-    """One `dbt build` (models, data tests, unit tests) in-process; per-node timings from run_results."""
+def dbt_build(
+    run: Run,
+    warehouse: Path,
+    work: Path,
+    sampler: PeakRss,
+    project: Path = DBT_DIR,
+    name: str = "dbt build",
+) -> None:
+    """One `dbt build` (models, data tests, unit tests) in-process; per-node timings from run_results
+    (recorded for the branch's own project only)."""
     from dbt.cli.main import dbtRunner
 
     os.environ["COVPLAN_WAREHOUSE"] = str(warehouse)
     os.environ["DBT_SEND_ANONYMOUS_USAGE_STATS"] = "false"
     target = work / "target"
-    with stage(run, "dbt build", sampler):
+    with stage(run, name, sampler):
         result = dbtRunner().invoke(
-            ["build", "--quiet", "--project-dir", str(DBT_DIR), "--profiles-dir", str(DBT_DIR),
+            ["build", "--quiet", "--project-dir", str(project), "--profiles-dir", str(project),
              "--target-path", str(target), "--log-path", str(work / "logs")]
         )  # fmt: skip
     if not result.success:
         raise SystemExit(
             f"dbt build failed at scale {run.scale}x: {result.exception or 'see ' + str(work / 'logs')}"
         )
+    if project != DBT_DIR:
+        return
     results = json.loads((target / "run_results.json").read_text())["results"]
     for r in results:
         kind = r["unique_id"].split(".")[0]
@@ -186,14 +200,15 @@ def fmt_bytes(n: int) -> str:
 def report(runs: list[Run], top: int) -> None:
     base = runs[0]
     print("\n## Stages (ratio = this run / the first run in this process)\n")
-    print("| scale | accounts | lines | stage | seconds | x time | peak RSS | x RSS |")
-    print("|---|---|---|---|---|---|---|---|")
+    print("| scale | accounts | lines | stage | seconds | x time | CPU s | x CPU | peak RSS | x RSS |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     for r in runs:
         for name, s in r.stages.items():
             b = base.stages[name]
             print(
                 f"| {r.scale}x | {r.accounts:,} | {r.lines:,} | {name} | {s.seconds:.1f} | "
-                f"{s.seconds / b.seconds:.2f} | {fmt_bytes(s.peak_rss)} | {s.peak_rss / b.peak_rss:.2f} |"
+                f"{s.seconds / b.seconds:.2f} | {s.cpu_seconds:.1f} | {s.cpu_seconds / b.cpu_seconds:.2f} | "
+                f"{fmt_bytes(s.peak_rss)} | {s.peak_rss / b.peak_rss:.2f} |"
             )
     print("\n## dbt node time by kind (seconds, summed over nodes; threads: 1)\n")
     kinds = sorted({k for r in runs for k in r.dbt_by_type})
@@ -222,6 +237,12 @@ def main() -> None:
     parser.add_argument("--work-dir", default="", help="where warehouses go (default: a temp dir, removed)")
     parser.add_argument("--keep", action="store_true", help="keep the warehouses")
     parser.add_argument("--top", type=int, default=10, help="slowest models to list")
+    parser.add_argument(
+        "--baseline-project",
+        default="",
+        help="another dbt project dir (e.g. main's, from `git archive main dbt_project`): built first on a "
+        "copy of the same raw tables, as stage 'dbt build (baseline)', so old and new share a session",
+    )
     args = parser.parse_args()
     scales = [int(s) for s in args.scales.split(",") if s.strip()]
     root = Path(args.work_dir) if args.work_dir else Path(tempfile.mkdtemp(prefix="covplan_bench_"))
@@ -238,6 +259,15 @@ def main() -> None:
             print(f"{scale}x: {run.accounts:,} accounts ...", flush=True)
             build_raw(run, warehouse, args.chunk_accounts, sampler)
             print(f"  raw: {run.lines:,} lines, {fmt_bytes(warehouse.stat().st_size)} on disk", flush=True)
+            if args.baseline_project:
+                base_work = work / "baseline"
+                base_work.mkdir()
+                shutil.copy(warehouse, base_work / "warehouse.duckdb")
+                baseline = Path(args.baseline_project).resolve()
+                dbt_build(
+                    run, base_work / "warehouse.duckdb", base_work, sampler, baseline, "dbt build (baseline)"
+                )
+                shutil.rmtree(base_work)
             dbt_build(run, warehouse, work, sampler)
             total = sum(s.seconds for s in run.stages.values())
             print(f"  done in {total:.1f} s (dbt build {run.stages['dbt build'].seconds:.1f} s)", flush=True)

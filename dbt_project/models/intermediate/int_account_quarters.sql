@@ -49,9 +49,6 @@ aggregated as (
         sum(case when quantity < 0 then -net_amount else 0 end) as returns_amount,
         count(*) as n_lines,
         sum(case when quantity < 0 then 1 else 0 end) as n_return_lines,
-        count(distinct case when quantity > 0 then order_id end) as n_orders,
-        count(distinct case when quantity > 0 and channel = 'rfp' then order_id end) as n_orders_rfp,
-        count(distinct case when quantity > 0 then site_id end) as n_sites,
         sum(case when channel = 'field' then sales_amount else 0 end) as sales_field,
         sum(case when channel = 'phone' then sales_amount else 0 end) as sales_phone,
         sum(case when channel = 'web' then sales_amount else 0 end) as sales_web,
@@ -79,12 +76,56 @@ aggregated as (
 
 ),
 
-final as (
+{#-
+    Distinct purchase orders and sites per quarter as narrow two-step counts (one row per order or
+    site, then a count) beside the wide aggregate, instead of count(distinct) inside it: the
+    distinct aggregates cost more than all the sums together (DuckDB, 10M lines).
+-#}
+purchase_orders as (
 
     select
         account_id,
         quarter_start,
-        {{ quarter_index('quarter_start') }} as quarter_index,
+        order_id,
+        max(case when channel = 'rfp' then 1 else 0 end) as is_rfp
+
+    from lines
+    where quantity > 0
+    group by account_id, quarter_start, order_id
+
+),
+
+order_counts as (
+
+    select account_id, quarter_start, count(*) as n_orders, sum(is_rfp) as n_orders_rfp
+    from purchase_orders
+    group by account_id, quarter_start
+
+),
+
+purchase_sites as (
+
+    select account_id, quarter_start, site_id
+    from lines
+    where quantity > 0
+    group by account_id, quarter_start, site_id
+
+),
+
+site_counts as (
+
+    select account_id, quarter_start, count(*) as n_sites
+    from purchase_sites
+    group by account_id, quarter_start
+
+),
+
+final as (
+
+    select
+        aggregated.account_id,
+        aggregated.quarter_start,
+        {{ quarter_index('aggregated.quarter_start') }} as quarter_index,
         cast(revenue as {{ type_double() }}) as revenue,
         cast(gross_margin as {{ type_double() }}) as gross_margin,
         cast(coalesce(costed_revenue, 0) as {{ type_double() }}) as costed_revenue,
@@ -92,9 +133,9 @@ final as (
         cast(returns_amount as {{ type_double() }}) as returns_amount,
         cast(n_lines as bigint) as n_lines,
         cast(n_return_lines as bigint) as n_return_lines,
-        cast(n_orders as bigint) as n_orders,
-        cast(n_orders_rfp as bigint) as n_orders_rfp,
-        cast(n_sites as bigint) as n_sites,
+        cast(coalesce(order_counts.n_orders, 0) as bigint) as n_orders,
+        cast(coalesce(order_counts.n_orders_rfp, 0) as bigint) as n_orders_rfp,
+        cast(coalesce(site_counts.n_sites, 0) as bigint) as n_sites,
         cast(sales_field as {{ type_double() }}) as sales_field,
         cast(sales_phone as {{ type_double() }}) as sales_phone,
         cast(sales_web as {{ type_double() }}) as sales_web,
@@ -118,6 +159,12 @@ final as (
         cast(n_purchase_lines_m3 as bigint) as n_purchase_lines_m3
 
     from aggregated
+    left join order_counts
+        on aggregated.account_id = order_counts.account_id
+        and aggregated.quarter_start = order_counts.quarter_start
+    left join site_counts
+        on aggregated.account_id = site_counts.account_id
+        and aggregated.quarter_start = site_counts.quarter_start
 
 )
 

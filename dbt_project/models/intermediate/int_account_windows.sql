@@ -33,12 +33,14 @@ account_quarter_categories as (
 ),
 
 {#-
-    Window sums as range frames over each account's timeline of quarters, not as a join of every
-    quarter to every later cut-off and a group by: that join made ~9 rows per account quarter and its
-    hash aggregate (4M groups x 23 sums at 50M lines) spilled gigabytes. Each account gets one probe
-    row per cut-off (the pairs the join gave: accounts with a quarter before cut-off + 4), with zero
-    measures, and the frames are read at the probes: [c-4, c-1] is the t12m, [c-8, c-5] the year
-    before, [c-1, c-1] the last quarter, everything before c the lifetime, [c, c+3] the label.
+    Window sums as fixed-size ROWS frames over a dense timeline: one row per account and quarter,
+    from 3 quarters before the account's first quarter (the earliest cut-off whose label it feeds)
+    to the end of the timeline (below), quarters without lines holding zero measures (NULL margin).
+    With no gaps a quarter range is a row range, so the frames need no search and no probe rows:
+    [c-4, c-1] is the t12m, [c-8, c-5] the year before, [c-1, c-1] the last quarter, everything
+    before c the lifetime, [c, c+3] the label, read at the rows of the cut-offs. This replaced range
+    frames over the sparse quarters plus one probe row per cut-off (about twice the window work),
+    which had replaced a quarter x cut-off join whose hash aggregate spilled.
 -#}
 account_first_quarters as (
 
@@ -48,75 +50,90 @@ account_first_quarters as (
 
 ),
 
-cutoff_probes as (
+digits as (
+
+    select 0 as digit union all select 1 union all select 2 union all select 3 union all select 4
+    union all select 5 union all select 6 union all select 7 union all select 8 union all select 9
+
+),
+
+offsets as (
+
+    select ones.digit + 10 * tens.digit + 100 * hundreds.digit as quarter_offset
+    from digits as ones
+    cross join digits as tens
+    cross join digits as hundreds
+
+),
+
+{#- The timeline ends at the last cut-off, or up to 3 quarters later where data goes on (a label
+    window starting at the last cut-offs; with the default as-of date there is no data after it). -#}
+cutoff_bounds as (
 
     select
-        account_first_quarters.account_id,
+        (select min(first_quarter_index) from account_first_quarters) - 3 as first_quarter_index,
+        (select max(cutoff_quarter_index) from calendar) as last_cutoff_index,
+        (select max(quarter_index) from account_quarters) as last_data_quarter_index
+
+),
+
+timeline_bounds as (
+
+    select
+        first_quarter_index,
+        greatest(last_cutoff_index, least(last_cutoff_index + 3, last_data_quarter_index)) as last_quarter_index
+
+    from cutoff_bounds
+
+),
+
+{#- Every quarter from the earliest timeline start to its end, with its cut-off (if any). -#}
+quarter_grid as (
+
+    select
+        timeline_bounds.first_quarter_index + offsets.quarter_offset as quarter_index,
         calendar.cutoff_date,
-        calendar.cutoff_quarter_index,
         calendar.label_observable
 
-    from account_first_quarters
-    inner join calendar
-        on account_first_quarters.first_quarter_index < calendar.cutoff_quarter_index + 4
+    from timeline_bounds
+    inner join offsets
+        on offsets.quarter_offset <= timeline_bounds.last_quarter_index - timeline_bounds.first_quarter_index
+    left join calendar
+        on calendar.cutoff_quarter_index = timeline_bounds.first_quarter_index + offsets.quarter_offset
 
 ),
 
 timeline as (
 
     select
-        account_id,
-        quarter_index,
-        0 as is_probe,
-        cast(null as date) as cutoff_date,
-        cast(null as boolean) as label_observable,
-        revenue,
-        gross_margin,
-        costed_revenue,
-        gross_sales,
-        n_lines,
-        n_return_lines,
-        n_orders,
-        n_orders_rfp,
-        sales_field,
-        sales_phone,
-        sales_web,
-        sales_edi,
-        sales_rfp,
-        list_value,
-        discount_value,
-        first_order_date,
-        last_order_date
+        account_first_quarters.account_id,
+        quarter_grid.quarter_index,
+        quarter_grid.cutoff_date,
+        quarter_grid.label_observable,
+        coalesce(account_quarters.revenue, 0) as revenue,
+        account_quarters.gross_margin,
+        coalesce(account_quarters.costed_revenue, 0) as costed_revenue,
+        coalesce(account_quarters.gross_sales, 0) as gross_sales,
+        coalesce(account_quarters.n_lines, 0) as n_lines,
+        coalesce(account_quarters.n_return_lines, 0) as n_return_lines,
+        coalesce(account_quarters.n_orders, 0) as n_orders,
+        coalesce(account_quarters.n_orders_rfp, 0) as n_orders_rfp,
+        coalesce(account_quarters.sales_field, 0) as sales_field,
+        coalesce(account_quarters.sales_phone, 0) as sales_phone,
+        coalesce(account_quarters.sales_web, 0) as sales_web,
+        coalesce(account_quarters.sales_edi, 0) as sales_edi,
+        coalesce(account_quarters.sales_rfp, 0) as sales_rfp,
+        coalesce(account_quarters.list_value, 0) as list_value,
+        coalesce(account_quarters.discount_value, 0) as discount_value,
+        account_quarters.first_order_date,
+        account_quarters.last_order_date
 
-    from account_quarters
-
-    union all
-
-    select
-        account_id,
-        cutoff_quarter_index as quarter_index,
-        1 as is_probe,
-        cutoff_date,
-        label_observable,
-        0 as revenue,
-        cast(null as {{ type_double() }}) as gross_margin,
-        0 as costed_revenue,
-        0 as gross_sales,
-        0 as n_lines,
-        0 as n_return_lines,
-        0 as n_orders,
-        0 as n_orders_rfp,
-        0 as sales_field,
-        0 as sales_phone,
-        0 as sales_web,
-        0 as sales_edi,
-        0 as sales_rfp,
-        0 as list_value,
-        0 as discount_value,
-        cast(null as date) as first_order_date,
-        cast(null as date) as last_order_date
-
-    from cutoff_probes
+    from account_first_quarters
+    inner join quarter_grid
+        on quarter_grid.quarter_index >= account_first_quarters.first_quarter_index - 3
+    left join account_quarters
+        on account_first_quarters.account_id = account_quarters.account_id
+        and quarter_grid.quarter_index = account_quarters.quarter_index
 
 ),
 
@@ -124,7 +141,6 @@ framed as (
 
     select
         account_id,
-        is_probe,
         cutoff_date,
         label_observable,
         sum(revenue) over t12m as revenue_t12m,
@@ -152,11 +168,11 @@ framed as (
 
     from timeline
     window
-        t12m as (partition by account_id order by quarter_index range between 4 preceding and 1 preceding),
-        prev_t12m as (partition by account_id order by quarter_index range between 8 preceding and 5 preceding),
-        last_q as (partition by account_id order by quarter_index range between 1 preceding and 1 preceding),
-        lifetime as (partition by account_id order by quarter_index range between unbounded preceding and 1 preceding),
-        next_4q as (partition by account_id order by quarter_index range between current row and 3 following)
+        t12m as (partition by account_id order by quarter_index rows between 4 preceding and 1 preceding),
+        prev_t12m as (partition by account_id order by quarter_index rows between 8 preceding and 5 preceding),
+        last_q as (partition by account_id order by quarter_index rows between 1 preceding and 1 preceding),
+        lifetime as (partition by account_id order by quarter_index rows between unbounded preceding and 1 preceding),
+        next_4q as (partition by account_id order by quarter_index rows between current row and 3 following)
 
 ),
 
@@ -191,7 +207,7 @@ windows as (
         case when label_observable then coalesce(revenue_next_4q, 0) end as revenue_next_4q
 
     from framed
-    where is_probe = 1
+    where cutoff_date is not null
 
 ),
 
