@@ -7,12 +7,12 @@ as generated. `demo_account_truth` only materialises for the demo (nothing downs
 """
 
 import os
-import tempfile
 import time
 from datetime import UTC, date, datetime
 from pathlib import Path
 
 import dagster as dg
+import duckdb
 import pandas as pd
 
 from data_quality.load_log import record_loads
@@ -169,8 +169,8 @@ def _results(report: LoadReport, previews: dict[str, pd.DataFrame]):
 def _demo(context, config: IngestConfig, cfg: PlanConfig, warehouse: Warehouse, loaded_at: datetime):
     """Generate the deterministic demo company (seed and size from config) and land it as raw tables.
 
-    The order lines never sit in pandas as a whole: the generator streams them block by block to a
-    Parquet file in DuckDB's temp folder, which DuckDB reads straight into raw.transactions."""
+    The order lines never sit in pandas as a whole: DuckDB pulls them block by block from the generator
+    as an Arrow stream into raw.transactions (no Parquet round trip)."""
     n_accounts = resolve_size(config.size or cfg.demo.size)
     started = time.perf_counter()
     company = DemoCompany(n_accounts, seed=cfg.seed, end_date=cfg.demo.end_date, years=cfg.demo.years)
@@ -180,26 +180,15 @@ def _demo(context, config: IngestConfig, cfg: PlanConfig, warehouse: Warehouse, 
         dates = [c for c in df.columns if pd.api.types.is_datetime64_any_dtype(df[c])]
         rows = warehouse.write_table("raw", entity, _with_provenance(df, stamp), date_columns=dates)
         yield _demo_result(warehouse, entity, rows, source, preview(df))
-    spill = Path(str(warehouse.connection_config.get("temp_directory") or tempfile.gettempdir()))
-    parquet = spill / f"demo_transactions_{context.run_id}.parquet"
-    try:
-        lines = company.write_transactions(parquet)
-        context.log.info(
-            f"generated {n_accounts:,} accounts and {lines:,} order lines in {time.perf_counter() - started:.1f} s"
-        )
-        with warehouse.connection() as con:
-            con.execute(
-                "create or replace table raw.transactions as "
-                f"select * exclude (file_row_number), ? as _source, file_row_number + 1 as _row_number, "
-                f"cast(? as timestamp) as _loaded_at, ? as _run_id "
-                f"from read_parquet('{_sql_path(parquet)}', file_row_number = true)",
-                [source, loaded_at, context.run_id],
-            )
-            head = con.execute(
-                "select * exclude (_source, _row_number, _loaded_at, _run_id) from raw.transactions limit 5"
-            ).df()
-    finally:
-        parquet.unlink(missing_ok=True)
+    with warehouse.connection() as con:
+        lines = land_demo_transactions(con, company, source, loaded_at, context.run_id, _threads(warehouse))
+        head = con.execute(
+            "select * exclude (_source, _row_number, _loaded_at, _run_id) from raw.transactions limit 5"
+        ).df()
+    context.log.info(
+        f"generated and landed {n_accounts:,} accounts and {lines:,} order lines "
+        f"in {time.perf_counter() - started:.1f} s"
+    )
     with warehouse.connection() as con:
         record_loads(con, RAW_ENTITIES, context.run_id, loaded_at, source)
     yield _demo_result(warehouse, "transactions", lines, source, preview(head))
@@ -207,8 +196,37 @@ def _demo(context, config: IngestConfig, cfg: PlanConfig, warehouse: Warehouse, 
     yield dg.MaterializeResult(asset_key="demo_account_truth", metadata={"rows": dg.MetadataValue.int(rows)})
 
 
-def _sql_path(path: Path) -> str:
-    return str(path).replace("'", "''")
+def land_demo_transactions(
+    con: duckdb.DuckDBPyConnection,
+    company: DemoCompany,
+    source: str,
+    loaded_at: datetime,
+    run_id: str,
+    threads: int,
+) -> int:
+    """Stream the demo's order lines from the generator straight into raw.transactions; returns the rows.
+
+    One DuckDB thread for the insert: an insertion-ordered load with several threads writes every row
+    group twice (once per thread, again when merged in order at the checkpoint), which doubled the load
+    time and the warehouse file. The generator is single-threaded anyway. `threads` is restored after."""
+    con.execute("set threads = 1")
+    try:
+        con.register("demo_order_lines", company.transaction_reader())
+        con.execute(
+            "create or replace table raw.transactions as "
+            "select * exclude (_row_number), ? as _source, _row_number, cast(? as timestamp) as _loaded_at, "
+            "? as _run_id from demo_order_lines",
+            [source, loaded_at, run_id],
+        )
+        con.unregister("demo_order_lines")
+    finally:
+        con.execute(f"set threads = {int(threads)}")
+    return int(con.execute("select count(*) from raw.transactions").fetchall()[0][0])
+
+
+def _threads(warehouse: Warehouse) -> int:
+    """The warehouse's configured DuckDB threads (default: one per core)."""
+    return int(warehouse.connection_config.get("threads") or os.cpu_count() or 1)
 
 
 def _demo_result(warehouse: Warehouse, entity: str, rows: int, source: str, table_preview: str):
