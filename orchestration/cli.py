@@ -1,6 +1,6 @@
 """`covplan` command line: build a plan with the same Dagster job the schedules run.
 
-    covplan plan [--size small|default|N] [--kind yearly|quarterly] [--out DIR] [--config FILE]
+    covplan plan [--size small|default|N] [--kind yearly|quarterly] [--out DIR] [--config FILE] [--fresh]
                  [--input-dir DIR] [--as-of YYYY-MM-DD] [--scenario NAME --set key=value ...]
     covplan compare PLAN_A PLAN_B [--out DIR]      covplan docs [--out DIR]
     covplan export [--plan latest|PLAN_ID] [--format csv|xlsx] --out DIR
@@ -61,6 +61,11 @@ def _parser() -> argparse.ArgumentParser:
         type=Path,
         default=None,
         help="build the plan on a file-drop folder (accounts + transactions as CSV/Parquet) instead of the demo",
+    )
+    plan.add_argument(
+        "--fresh",
+        action="store_true",
+        help="reload the source and rebuild the warehouse even if nothing changed since the last run",
     )
     from orchestration.cli_publish import add_plan_arguments
 
@@ -198,6 +203,9 @@ def cmd_plan(args: argparse.Namespace) -> int:
     ingest = {"size": str(args.size or "")}
     if args.input_dir:
         ingest.update(source="files", input_dir=str(args.input_dir.resolve()))
+    if args.fresh:
+        ingest["fresh"] = True
+        run_config["ops"]["dbt_warehouse"] = {"config": {"fresh": True}}
     run_config["ops"]["ingest_source"] = {"config": ingest}
     run_config["loggers"] = {"covplan_progress": {"config": {"dbt_nodes": dbt_nodes}}}
     log_path = settings.warehouse_path().parent / "logs" / "last_run.log"

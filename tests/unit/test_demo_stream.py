@@ -64,3 +64,70 @@ def test_blocks_keep_the_company_shape(blocks_of_250):
     t12m = net[last_year].groupby(tx.loc[last_year, "account_id"]).sum()
     truth = blocks_of_250.account_truth.set_index("account_id")
     np.testing.assert_allclose(truth["current_spend"], t12m.reindex(truth.index, fill_value=0.0), atol=0.02)
+
+
+def test_landing_the_stream_in_duckdb_equals_the_frames():
+    """The ingest path (Arrow stream pulled by DuckDB, one thread) lands exactly the generated lines, in
+    order, numbered 1..N, and gives the connection its threads back."""
+    import duckdb
+
+    from orchestration.assets.ingest import land_demo_transactions
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(demo, "BLOCK_ACCOUNTS", 250)  # four blocks, so order across blocks is tested
+        frames = generate_demo(N, seed=3, end_date=END)
+        company = DemoCompany(N, seed=3, end_date=END)
+        con = duckdb.connect()
+        con.execute("set threads = 2")
+        con.execute("create schema raw")
+        rows = land_demo_transactions(con, company, "demo(test)", pd.Timestamp("2026-01-01"), "run-1", 2)
+    landed = con.execute("select * from raw.transactions").to_arrow_table()
+    assert con.execute("select current_setting('threads')").fetchone()[0] == 2
+    assert rows == len(frames.transactions) == landed.num_rows
+    assert landed.column("_row_number").to_pylist() == list(range(1, rows + 1))
+    assert set(landed.column("_source").to_pylist()) == {"demo(test)"}
+    lines = landed.select(list(demo.TRANSACTION_COLUMNS))
+    pd.testing.assert_frame_equal(demo._tx_frame(lines), frames.transactions, check_exact=True)
+    pd.testing.assert_frame_equal(company.account_truth(), frames.account_truth, check_exact=True)
+
+
+def test_prefetched_keeps_order_and_raises_the_producers_error():
+    assert list(demo._prefetched(iter(range(50)), depth=2)) == list(range(50))
+
+    def failing():
+        yield 1
+        raise ValueError("block 2 broke")
+
+    got = []
+    with pytest.raises(ValueError, match="block 2 broke"):
+        for item in demo._prefetched(failing(), depth=2):
+            got.append(item)
+    assert got == [1]
+
+
+def test_prefetched_stops_the_producer_when_the_consumer_stops():
+    drawn = []
+
+    def endless():
+        i = 0
+        while True:
+            drawn.append(i)
+            yield i
+            i += 1
+
+    stream = demo._prefetched(endless(), depth=2)
+    assert [next(stream) for _ in range(3)] == [0, 1, 2]
+    stream.close()  # joins the producer thread; it must not keep drawing
+    seen = len(drawn)
+    assert seen <= 3 + 2 + 1  # consumed + queue depth + the one waiting to be handed over
+    assert len(drawn) == seen
+
+
+def test_ids_keep_their_format():
+    assert demo._format_ids("T", np.array([1, 42, 9_999_999_999]), 10).to_pylist() == [
+        "T0000000001",
+        "T0000000042",
+        "T9999999999",
+    ]
+    with pytest.raises(ValueError, match="more than 7 digits"):
+        demo._format_ids("A", np.array([10_000_000]), 7)

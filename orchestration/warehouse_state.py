@@ -1,0 +1,144 @@
+"""When `dbt build` can be skipped: the marts already hold exactly what it would build.
+
+Every build attempt is logged in `state.dbt_builds` of the warehouse: first as `started`, then as
+`success` with what it was built from: the raw tables in use (per raw table: rows, the load's run id and
+load time), the dbt project (hash of its model, macro, test and config files, and the dbt versions), the
+dbt vars and the selected models and checks, plus how each check came out. The next build is skipped
+only when the latest attempt succeeded and all of these are equal; a failed or interrupted build (left as
+`started`) always forces the next one. Only the DuckDB target is tracked: any other target always builds.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from importlib.metadata import version
+from pathlib import Path
+
+import duckdb
+
+DBT_BUILDS = "state.dbt_builds"
+RAW_TABLES = ("accounts", "contacts", "reps", "opportunities", "transactions")
+PROJECT_SUFFIXES = {".sql", ".yml", ".yaml", ".csv", ".md", ".py"}
+SKIPPED_DIRS = {"target", "logs", "dbt_packages", "dbt_modules"}
+
+
+@dataclass(frozen=True)
+class BuildInputs:
+    """What a build's result depends on, and its digest."""
+
+    parts: dict
+
+    @property
+    def digest(self) -> str:
+        return hashlib.sha256(json.dumps(self.parts, sort_keys=True, default=str).encode()).hexdigest()
+
+    @property
+    def short(self) -> str:
+        return self.digest[:16]
+
+
+@dataclass(frozen=True)
+class Skip:
+    """Skip the build (when `build_run_id` is set) and replay `checks`; else build for `reason`."""
+
+    build_run_id: str | None
+    built_at: datetime | None
+    reason: str
+    checks: dict | None = None
+
+
+def project_hash(project_dir: Path) -> str:
+    """Hash of the dbt project's source files (what the manifest is parsed from), the dbt versions."""
+    h = hashlib.sha256()
+    for path in sorted(project_dir.rglob("*")):
+        rel = path.relative_to(project_dir)
+        if not path.is_file() or path.suffix not in PROJECT_SUFFIXES or SKIPPED_DIRS & set(rel.parts):
+            continue
+        h.update(str(rel).encode() + b"\0" + path.read_bytes() + b"\0")
+    for lib in ("dbt-core", "dbt-duckdb"):
+        h.update(f"{lib}={version(lib)}".encode())
+    return h.hexdigest()[:32]
+
+
+def raw_state(con: duckdb.DuckDBPyConnection) -> dict:
+    """Per raw table: rows and the load(s) it came from (cheap: counts and min/max of constant columns)."""
+    state = {}
+    for table in RAW_TABLES:
+        exists = con.execute(
+            "select count(*) from information_schema.tables where table_schema = 'raw' and table_name = ?",
+            [table],
+        ).fetchone()[0]
+        if not exists:
+            state[table] = None
+            continue
+        rows, run_lo, run_hi, at_lo, at_hi = con.execute(
+            f'select count(*), min(_run_id), max(_run_id), min(_loaded_at), max(_loaded_at) from raw."{table}"'
+        ).fetchone()
+        state[table] = [rows, run_lo, run_hi, str(at_lo), str(at_hi)]
+    return state
+
+
+def build_inputs(
+    con: duckdb.DuckDBPyConnection, project_dir: Path, dbt_vars: dict, selected: list[str]
+) -> BuildInputs:
+    return BuildInputs(
+        {
+            "raw": raw_state(con),
+            "project": project_hash(project_dir),
+            "vars": dbt_vars,
+            "selected": sorted(selected),
+        }
+    )
+
+
+def tracked_target() -> bool:
+    """Only the DuckDB target's marts live in the warehouse file where the state is kept."""
+    return os.environ.get("DBT_TARGET", "dev") == "dev"
+
+
+def ensure_state(con: duckdb.DuckDBPyConnection) -> None:
+    con.execute("create schema if not exists state")
+    con.execute(
+        f"create table if not exists {DBT_BUILDS} (run_id varchar not null, started_at timestamp not null, "
+        "status varchar not null, inputs varchar not null, parts json, checks json)"
+    )
+
+
+def decide(con: duckdb.DuckDBPyConnection, inputs: BuildInputs, fresh: bool) -> Skip:
+    if fresh:
+        return Skip(None, None, "a fresh build was asked for (--fresh / dbt_warehouse config fresh)")
+    if not tracked_target():
+        return Skip(None, None, f"dbt target {os.environ.get('DBT_TARGET')!r} is not tracked: always built")
+    ensure_state(con)
+    last = con.execute(
+        f"select run_id, started_at, status, inputs, checks from {DBT_BUILDS} order by started_at desc limit 1"
+    ).fetchone()
+    if last is None:
+        return Skip(None, None, "no earlier build recorded in this warehouse")
+    run_id, started_at, status, digest, checks = last
+    if status != "success":
+        return Skip(None, None, f"the last build ({run_id[:8]}) did not finish")
+    if digest != inputs.digest:
+        return Skip(None, None, f"raw tables, dbt project or vars changed since build {run_id[:8]}")
+    return Skip(run_id, started_at, "unchanged inputs", json.loads(checks or "{}"))
+
+
+def record_start(con: duckdb.DuckDBPyConnection, run_id: str, inputs: BuildInputs) -> datetime:
+    ensure_state(con)
+    started = datetime.now(UTC).replace(tzinfo=None)
+    con.execute(
+        f"insert into {DBT_BUILDS} values (?, ?, 'started', ?, ?, null)",
+        [run_id, started, inputs.digest, json.dumps(inputs.parts, default=str)],
+    )
+    return started
+
+
+def record_success(con: duckdb.DuckDBPyConnection, run_id: str, started: datetime, checks: dict) -> None:
+    con.execute(
+        f"update {DBT_BUILDS} set status = 'success', checks = ? where run_id = ? and started_at = ?",
+        [json.dumps(checks), run_id, started],
+    )
