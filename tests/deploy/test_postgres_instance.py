@@ -80,6 +80,6 @@ def test_quarterly_plan_run_and_asset_events_land_in_postgres(tmp_path, pg_datab
     finally:
         engine.dispose()
     materialized = {dg.AssetKey.from_db_string(key): part for key, part in events}
-    assert PLAN_ASSETS <= set(materialized)
+    assert set(materialized) >= PLAN_ASSETS
     assert {materialized[k] for k in PLAN_ASSETS} == {partition}  # one quarterly partition, as run
     assert partition is not None and steps >= len(PLAN_ASSETS)
