@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -12,6 +13,12 @@ from dagster_duckdb import DuckDBResource
 
 from orchestration import settings
 from planning.config import PlanConfig, load_config
+from planning.marts import DuckDBTables, ParquetTables, TableReader
+
+# Where the marts live when dbt builds them on another engine (Spark writes `<dir>/marts.db/<table>/`):
+# the planning steps then read the marts from that Parquet, and their own tables (ml.*, planning.*) from
+# the DuckDB warehouse as before. Unset: everything is read from the DuckDB warehouse.
+MARTS_PARQUET_ENV = "COVPLAN_MARTS_PARQUET_DIR"
 
 
 class PlanConfigResource(dg.ConfigurableResource):
@@ -47,6 +54,16 @@ class Warehouse(DuckDBResource):
             con.execute(f'create or replace table "{schema}"."{table}" as select {cols} from incoming_df')
             con.unregister("incoming_df")
         return len(df)
+
+    def tables(self) -> TableReader:
+        """The warehouse's own tables (ml.*, planning.*, staging.*) as Arrow record batches."""
+        return DuckDBTables(self.get_connection)
+
+    def marts(self) -> TableReader:
+        """The dbt marts as Arrow record batches: from Parquet under COVPLAN_MARTS_PARQUET_DIR when the
+        marts are built on another engine, else from this DuckDB warehouse."""
+        parquet_dir = os.environ.get(MARTS_PARQUET_ENV)
+        return ParquetTables(Path(parquet_dir)) if parquet_dir else self.tables()
 
     @contextmanager
     def connection(self):
