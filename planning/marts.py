@@ -3,8 +3,8 @@
 Why not `.df()`: DuckDB's pandas conversion reads every selected column of the whole result at once, and
 a warehouse on Spark has no DuckDB to ask at all — its marts are Parquet directories (`<warehouse
 dir>/<schema>.db/<table>/part-*.parquet`). Both backends here yield `pyarrow.RecordBatch`es of a bounded
-number of rows, and `read_columns` turns them into one numpy array per column (numeric columns without
-nulls are viewed, not copied, batch by batch), so a step never holds a second, pandas-shaped copy of
+number of rows, and `read_columns` turns them into one array per column (numbers as numpy, strings
+kept in their Arrow buffers), so a step never holds a second, pandas-shaped copy of
 the rows while it builds its inputs.
 
 The joins the planning steps used to do in SQL are done on those arrays by key (`index_of`), so the
@@ -106,9 +106,17 @@ class ParquetTables:
         yield from dataset.scanner(columns=list(columns), batch_size=rows_per_batch).to_batches()
 
 
+STRING_DTYPE = pd.StringDtype("pyarrow", na_value=np.nan)  # pandas' `str`: what `.df()` gives for VARCHAR
+Column = np.ndarray | pd.api.extensions.ExtensionArray
+
+
+def _is_string(kind: pa.DataType) -> bool:
+    return pa.types.is_string(kind) or pa.types.is_large_string(kind) or pa.types.is_string_view(kind)
+
+
 def _to_numpy(column: pa.Array) -> np.ndarray:
-    """One Arrow column as numpy, with the dtypes DuckDB's `.df()` gives: decimals as float64, integers
-    with nulls as float64 with NaN, strings as objects (None for null)."""
+    """One numeric/date Arrow column as numpy, with the dtypes DuckDB's `.df()` gives: decimals as
+    float64, integers with nulls as float64 with NaN."""
     kind = column.type
     if pa.types.is_dictionary(kind):
         column, kind = column.dictionary_decode(), kind.value_type
@@ -116,8 +124,6 @@ def _to_numpy(column: pa.Array) -> np.ndarray:
         return _decimal_to_float(column)
     if pa.types.is_decimal(kind) or (pa.types.is_integer(kind) and column.null_count):
         column = pc.cast(column, pa.float64())
-    if pa.types.is_string(kind) or pa.types.is_large_string(kind) or pa.types.is_string_view(kind):
-        return column.to_numpy(zero_copy_only=False).astype(object, copy=False)
     return column.to_numpy(zero_copy_only=False)
 
 
@@ -139,16 +145,30 @@ def _decimal_to_float(column: pa.Array) -> np.ndarray:
 
 def read_columns(
     reader: TableReader, table: str, columns: Sequence[str], rows_per_batch: int = ROWS_PER_BATCH
-) -> dict[str, np.ndarray]:
-    """The named columns of `table`, each one numpy array, built batch by batch (peak: the finished
-    arrays plus one batch per column of pieces, never a second copy of the table)."""
-    pieces: dict[str, list[np.ndarray]] = {c: [] for c in columns}
+) -> dict[str, Column]:
+    """The named columns of `table`: numbers and dates as one numpy array each, strings as pandas'
+    Arrow-backed `str` arrays (the Arrow buffers themselves: no Python string objects). Built batch by
+    batch, so the peak is the finished arrays plus one batch, never a second copy of the table."""
+    numeric: dict[str, list[np.ndarray]] = {}
+    strings: dict[str, list[pa.Array]] = {}
     for batch in reader.batches(table, columns, rows_per_batch):
         for name in columns:
-            pieces[name].append(_to_numpy(batch.column(name)))
-    return {
-        name: np.concatenate(parts) if parts else np.array([], dtype=object) for name, parts in pieces.items()
-    }
+            column = batch.column(name)
+            if pa.types.is_dictionary(column.type):
+                column = column.dictionary_decode()
+            if _is_string(column.type):
+                strings.setdefault(name, []).append(column)
+            else:
+                numeric.setdefault(name, []).append(_to_numpy(column))
+    out: dict[str, Column] = {}
+    for name in columns:
+        if name in strings:
+            out[name] = pd.array(pa.chunked_array(strings[name]), dtype=STRING_DTYPE)
+        elif name in numeric:
+            out[name] = np.concatenate(numeric[name])
+        else:  # an empty table: no batch told the type
+            out[name] = pd.array([], dtype=STRING_DTYPE)
+    return out
 
 
 def read_frame(
@@ -158,14 +178,16 @@ def read_frame(
     return pd.DataFrame(read_columns(reader, table, columns, rows_per_batch), copy=False)
 
 
-def index_of(keys: np.ndarray, table_keys: np.ndarray, table: str) -> np.ndarray:
-    """For each of `keys`, its row in `table_keys` (-1 if absent): the join the steps used to do in SQL.
-    `table_keys` must be unique (one row per account), else the join would multiply rows."""
-    index = pd.Index(table_keys)
-    if not index.is_unique:
-        dup = index[index.duplicated()][:3].tolist()
-        raise MartReadError(f"{table}: key not unique, e.g. {dup}")
-    return index.get_indexer(keys)
+def index_of(keys: Column, table_keys: Column, table: str) -> np.ndarray:
+    """For each of `keys`, its row in `table_keys` (-1 if absent or null): the join the steps used to do
+    in SQL, hashed by Arrow. `table_keys` must be unique (one row per account), else the join would
+    multiply rows."""
+    values = pa.array(table_keys)
+    if len(pc.unique(values)) != len(values):
+        index = pd.Index(table_keys)
+        raise MartReadError(f"{table}: key not unique, e.g. {index[index.duplicated()][:3].tolist()}")
+    found = pc.index_in(pa.array(keys), value_set=values, skip_nulls=True)
+    return found.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64, copy=False)
 
 
 def take_or(values: np.ndarray, rows: np.ndarray, fallback: np.ndarray) -> np.ndarray:
@@ -179,11 +201,13 @@ def take_or(values: np.ndarray, rows: np.ndarray, fallback: np.ndarray) -> np.nd
     return out
 
 
-def inner_rows(keys: np.ndarray, *matches: np.ndarray) -> np.ndarray:
+def inner_rows(keys: Column, *matches: np.ndarray) -> np.ndarray:
     """Positions of `keys` that every inner-joined table matched (`matches` from `index_of`), ordered
     by key like the SQL's `order by account_id`."""
     keep = np.ones(len(keys), dtype=bool)
     for rows in matches:
         keep &= rows >= 0
     positions = np.flatnonzero(keep)
-    return positions[np.argsort(keys[positions], kind="stable")]
+    # Arrow sorts strings by their UTF-8 bytes, as DuckDB's `order by` does
+    order = pc.sort_indices(pa.array(keys[positions])).to_numpy(zero_copy_only=False)
+    return positions[order]
