@@ -65,6 +65,11 @@ def _rss() -> int:
     return int(Path("/proc/self/statm").read_text().split()[1]) * resource.getpagesize()
 
 
+def _segments(warehouse, read_frame, columns):
+    with warehouse.readers() as (local, _):
+        return read_frame(local, "ml.account_segments", columns)
+
+
 def child(folder: str, stage: str, way: str) -> None:
     """One stage one way; prints seconds, peak MiB above the resting size, and rows."""
     import os
@@ -90,7 +95,7 @@ def child(folder: str, stage: str, way: str) -> None:
         "goals": lambda: warehouse.query_df(OLD_GOALS_SQL),
     }
     new = {
-        "segments": lambda: read_frame(warehouse.tables(), "ml.account_segments", SEGMENT_COLUMNS),
+        "segments": lambda: _segments(warehouse, read_frame, SEGMENT_COLUMNS),
         "design": lambda: design_inputs(warehouse),
         "goals": lambda: goal_inputs(warehouse),
     }

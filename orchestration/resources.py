@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 import os
-from contextlib import contextmanager
+from collections.abc import Iterator
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 
 import dagster as dg
@@ -55,15 +56,15 @@ class Warehouse(DuckDBResource):
             con.unregister("incoming_df")
         return len(df)
 
-    def tables(self) -> TableReader:
-        """The warehouse's own tables (ml.*, planning.*, staging.*) as Arrow record batches."""
-        return DuckDBTables(self.get_connection)
-
-    def marts(self) -> TableReader:
-        """The dbt marts as Arrow record batches: from Parquet under COVPLAN_MARTS_PARQUET_DIR when the
-        marts are built on another engine, else from this DuckDB warehouse."""
-        parquet_dir = os.environ.get(MARTS_PARQUET_ENV)
-        return ParquetTables(Path(parquet_dir)) if parquet_dir else self.tables()
+    @contextmanager
+    def readers(self) -> Iterator[tuple[TableReader, TableReader]]:
+        """(the warehouse's own tables, the dbt marts) as Arrow record batches, on one connection for
+        all reads of a step (each new connection re-opens the file). The marts come from Parquet under
+        COVPLAN_MARTS_PARQUET_DIR when they are built on another engine, else from this warehouse."""
+        with self.get_connection() as con:
+            local = DuckDBTables(lambda: nullcontext(con))
+            parquet_dir = os.environ.get(MARTS_PARQUET_ENV)
+            yield local, ParquetTables(Path(parquet_dir)) if parquet_dir else local
 
     @contextmanager
     def connection(self):

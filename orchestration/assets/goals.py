@@ -21,10 +21,10 @@ def goal_inputs(warehouse: Warehouse) -> pd.DataFrame:
     The join `planning.territory_assignment ⋈ marts.fct_account_value ⟕ ml.account_scores`, on
     Arrow-read numpy columns so the mart can come from DuckDB or Spark's Parquet (`Warehouse.marts`).
     """
-    local = warehouse.tables()
-    t = read_columns(local, "planning.territory_assignment", ["account_id", "territory_id"])
-    v = read_columns(warehouse.marts(), "marts.fct_account_value", ["account_id", "revenue_t12m"])
-    s = read_columns(local, "ml.account_scores", ["account_id", "expected_revenue_next_4q", "potential"])
+    with warehouse.readers() as (local, marts):
+        t = read_columns(local, "planning.territory_assignment", ["account_id", "territory_id"])
+        v = read_columns(marts, "marts.fct_account_value", ["account_id", "revenue_t12m"])
+        s = read_columns(local, "ml.account_scores", ["account_id", "expected_revenue_next_4q", "potential"])
     ids = t["account_id"]
     in_v = index_of(ids, v["account_id"], "marts.fct_account_value")
     rows = inner_rows(ids, in_v)

@@ -45,7 +45,8 @@ def account_workload_hours(warehouse: Warehouse, plan_config: PlanConfigResource
     """Selling hours a year per account from the service assumptions (plus its specialist overlay's
     hours), and headcount needed per coverage role and per overlay."""
     cfg = plan_config.load()
-    segments = read_frame(warehouse.tables(), "ml.account_segments", SEGMENT_COLUMNS)
+    with warehouse.readers() as (local, _):
+        segments = read_frame(local, "ml.account_segments", SEGMENT_COLUMNS)
     workload = account_workload(segments, cfg.workload)
     reps = warehouse.query_df("select rep_id, rep_role as role from staging.stg_crm__reps")
     headcount = required_headcount(workload, cfg.workload, reps)
@@ -68,11 +69,13 @@ def design_inputs(warehouse: Warehouse) -> pd.DataFrame:
     ml.account_scores`, ordered by account, done on Arrow-read numpy columns so the marts can come from
     DuckDB or from Spark's Parquet (`Warehouse.marts`); potential falls back to trailing revenue.
     """
-    local, marts = warehouse.tables(), warehouse.marts()
-    w = read_columns(local, "planning.account_workload", ["account_id", "coverage_role", "workload_hours"])
-    a = read_columns(marts, "marts.dim_accounts", ["account_id", "lat", "lon"])
-    v = read_columns(marts, "marts.fct_account_value", ["account_id", "revenue_t12m"])
-    s = read_columns(local, "ml.account_scores", ["account_id", "potential"])
+    with warehouse.readers() as (local, marts):
+        w = read_columns(
+            local, "planning.account_workload", ["account_id", "coverage_role", "workload_hours"]
+        )
+        a = read_columns(marts, "marts.dim_accounts", ["account_id", "lat", "lon"])
+        v = read_columns(marts, "marts.fct_account_value", ["account_id", "revenue_t12m"])
+        s = read_columns(local, "ml.account_scores", ["account_id", "potential"])
     ids = w["account_id"]
     in_a = index_of(ids, a["account_id"], "marts.dim_accounts")
     in_v = index_of(ids, v["account_id"], "marts.fct_account_value")

@@ -111,13 +111,15 @@ def test_goal_inputs_equal_the_old_sql(warehouse):
 
 def test_segments_read_in_batches_equal_df(warehouse):
     old = _old(warehouse, f"select {', '.join(SEGMENT_COLUMNS)} from ml.account_segments")
-    _same(read_frame(warehouse.tables(), "ml.account_segments", SEGMENT_COLUMNS, rows_per_batch=64), old)
+    with warehouse.readers() as (local, _):
+        _same(read_frame(local, "ml.account_segments", SEGMENT_COLUMNS, rows_per_batch=64), old)
 
 
 def test_marts_from_parquet_give_the_same_inputs(warehouse, tmp_path, monkeypatch):
     _export_marts(warehouse, tmp_path / "spark-warehouse")
     monkeypatch.setenv(MARTS_PARQUET_ENV, str(tmp_path / "spark-warehouse"))
-    assert isinstance(warehouse.marts(), ParquetTables)
+    with warehouse.readers() as (_, marts):
+        assert isinstance(marts, ParquetTables)
     _same(design_inputs(warehouse), _old(warehouse, OLD_DESIGN_SQL))
     _same(goal_inputs(warehouse), _old(warehouse, OLD_GOALS_SQL))
 
@@ -125,23 +127,27 @@ def test_marts_from_parquet_give_the_same_inputs(warehouse, tmp_path, monkeypatc
 @pytest.mark.parametrize("backend", ["duckdb", "parquet"])
 def test_reader_streams_bounded_batches_of_only_the_asked_columns(warehouse, tmp_path, backend):
     _export_marts(warehouse, tmp_path)
-    reader = warehouse.tables() if backend == "duckdb" else ParquetTables(tmp_path)
-    batches = list(reader.batches("marts.fct_account_value", ["revenue_t12m", "account_id"], 100))
+    with warehouse.readers() as (local, _):
+        reader = local if backend == "duckdb" else ParquetTables(tmp_path)
+        batches = list(reader.batches("marts.fct_account_value", ["revenue_t12m", "account_id"], 100))
+        cols = read_columns(reader, "marts.fct_account_value", ["revenue_t12m"], rows_per_batch=100)
     assert sum(b.num_rows for b in batches) == N and len(batches) >= N // 100
     assert max(b.num_rows for b in batches) <= 100
     assert all(b.schema.names == ["revenue_t12m", "account_id"] for b in batches)
-    cols = read_columns(reader, "marts.fct_account_value", ["revenue_t12m"], rows_per_batch=100)
     assert cols["revenue_t12m"].dtype == "float64"  # DECIMAL arrives as float64, as `.df()` gives it
 
 
 def test_missing_table_column_and_duplicate_keys_are_named(warehouse, tmp_path):
     _export_marts(warehouse, tmp_path)
-    with pytest.raises(MartReadError, match=r"marts.dim_accounts .*no column\(s\) \['altitude'\]"):
-        read_columns(warehouse.tables(), "marts.dim_accounts", ["account_id", "altitude"])
+    with (
+        warehouse.readers() as (local, _),
+        pytest.raises(MartReadError, match=r"no column\(s\) \['altitude'\]"),
+    ):
+        read_columns(local, "marts.dim_accounts", ["account_id", "altitude"])
     with pytest.raises(MartReadError, match=r"marts.dim_accounts .*no column\(s\) \['altitude'\]"):
         read_columns(ParquetTables(tmp_path), "marts.dim_accounts", ["altitude"])
-    with pytest.raises(MartReadError, match="marts.fct_nothing does not exist"):
-        read_columns(warehouse.tables(), "marts.fct_nothing", ["account_id"])
+    with warehouse.readers() as (local, _), pytest.raises(MartReadError, match="fct_nothing does not exist"):
+        read_columns(local, "marts.fct_nothing", ["account_id"])
     with pytest.raises(MartReadError, match="marts.fct_nothing: no Parquet table at"):
         read_columns(ParquetTables(tmp_path), "marts.fct_nothing", ["account_id"])
     with pytest.raises(MartReadError, match=r"marts.dim_accounts: key not unique, e.g. \['A1'\]"):
@@ -160,7 +166,8 @@ def test_decimals_convert_exactly_as_duckdb_does_with_nulls_and_wide_values(tmp_
               cast(i as decimal(38, 4)) * 1e20::decimal(38, 0) + 0.3333 as wide
             from range(5000) r(i)""")
     old = w.query_df("select small, wide from marts.amounts")
-    new = read_frame(w.tables(), "marts.amounts", ["small", "wide"], rows_per_batch=999)
+    with w.readers() as (local, _):
+        new = read_frame(local, "marts.amounts", ["small", "wide"], rows_per_batch=999)
     np.testing.assert_array_equal(new["small"].to_numpy(), old["small"].to_numpy())
     assert new["small"].isna().sum() == len(range(0, 5000, 7))
     np.testing.assert_allclose(new["wide"].to_numpy(), old["wide"].to_numpy(), rtol=1e-15)
