@@ -116,7 +116,7 @@ def _is_string(kind: pa.DataType) -> bool:
 
 def _to_numpy(column: pa.Array) -> np.ndarray:
     """One numeric/date Arrow column as numpy, with the dtypes DuckDB's `.df()` gives: decimals as
-    float64, integers with nulls as float64 with NaN."""
+    float64, integers with nulls as float64 with NaN, dates as datetime64[us]."""
     kind = column.type
     if pa.types.is_dictionary(kind):
         column, kind = column.dictionary_decode(), kind.value_type
@@ -124,6 +124,8 @@ def _to_numpy(column: pa.Array) -> np.ndarray:
         return _decimal_to_float(column)
     if pa.types.is_decimal(kind) or (pa.types.is_integer(kind) and column.null_count):
         column = pc.cast(column, pa.float64())
+    elif pa.types.is_date(kind):  # DATE arrives in pandas as microsecond timestamps
+        column = pc.cast(column, pa.timestamp("us"))
     return column.to_numpy(zero_copy_only=False)
 
 

@@ -10,7 +10,7 @@ from orchestration.metadata import preview
 from orchestration.partitions import ONE_PLAN_PER_RUN, quarterly_partitions
 from orchestration.resources import PlanConfigResource, Warehouse
 from planning.goals import set_goals
-from planning.marts import index_of, inner_rows, read_columns, take_or
+from planning.marts import index_of, inner_rows, read_columns, read_frame, take_or
 from planning.publish import read_goals_in_force
 
 
@@ -19,7 +19,7 @@ def goal_inputs(warehouse: Warehouse) -> pd.DataFrame:
     revenue and potential (each falling back to trailing revenue), ordered by account.
 
     The join `planning.territory_assignment ⋈ marts.fct_account_value ⟕ ml.account_scores`, on
-    Arrow-read numpy columns so the mart can come from DuckDB or Spark's Parquet (`Warehouse.marts`).
+    Arrow-read numpy columns so the mart can come from DuckDB or Spark's Parquet (`Warehouse.readers`).
     """
     with warehouse.readers() as (local, marts):
         t = read_columns(local, "planning.territory_assignment", ["account_id", "territory_id"])
@@ -62,10 +62,10 @@ def territory_goals(
     seasonality. A quarterly run keeps the elapsed quarters' goals of the plan in force."""
     cfg = plan_config.load()
     accounts = goal_inputs(warehouse)
-    quarterly = warehouse.query_df("select quarter_start, revenue from marts.fct_quarterly_revenue")
-    as_of = warehouse.query_df("select max(as_of_date) as as_of from marts.fct_account_value")["as_of"].iloc[
-        0
-    ]
+    with warehouse.readers() as (_, marts):
+        # one row per account and quarter: the largest input of this step
+        quarterly = read_frame(marts, "marts.fct_quarterly_revenue", ["quarter_start", "revenue"])
+        as_of = read_columns(marts, "marts.fct_account_value", ["as_of_date"])["as_of_date"].max()
     # the plan territory_design built on (the newest published before this as-of date): its goals for
     # the elapsed quarters are kept
     builds_on = warehouse.query_df("select builds_on_plan_id from planning.design_metrics").iloc[0, 0]

@@ -67,7 +67,7 @@ def design_inputs(warehouse: Warehouse) -> pd.DataFrame:
 
     The join `planning.account_workload ⋈ marts.dim_accounts ⋈ marts.fct_account_value ⟕
     ml.account_scores`, ordered by account, done on Arrow-read numpy columns so the marts can come from
-    DuckDB or from Spark's Parquet (`Warehouse.marts`); potential falls back to trailing revenue.
+    DuckDB or from Spark's Parquet (`Warehouse.readers`); potential falls back to trailing revenue.
     """
     with warehouse.readers() as (local, marts):
         w = read_columns(
@@ -131,7 +131,10 @@ def plan_built_on(
 ) -> tuple[pd.DataFrame | None, str | None]:
     """The account_plan rows and plan_id of the published plan this run builds on: the newest one
     before the as-of date the marts were built for (a later quarter's plan never changes a backfill)."""
-    as_of = warehouse.query_df("select max(as_of_date) as d from marts.fct_account_value")["d"].iloc[0]
+    with warehouse.readers() as (_, marts):
+        as_of = pd.Timestamp(
+            read_columns(marts, "marts.fct_account_value", ["as_of_date"])["as_of_date"].max()
+        )
     plan_id = reference_plan(plan_config.published_dir(), as_of, kind)
     if plan_id is None:
         return None, None

@@ -64,6 +64,11 @@ def warehouse(tmp_path) -> Warehouse:
                    'field_ae' as coverage_role,
                    case when i % 5 = 0 then null else 'solutions' end as specialist_overlay from ids""")
         con.execute("""
+            create table marts.fct_quarterly_revenue as
+            select account_id, date '2023-10-01' + to_months(3 * q) as quarter_start,
+                   case when (i + q) % 23 = 0 then null else (i * q % 1009) * 1.5 end as revenue
+            from ids, range(12) r(q)""")
+        con.execute("""
             create table planning.territory_assignment as
             select account_id, 'T' || (i % 17) as territory_id from ids where i % 19 <> 2""")
     return Warehouse(database=str(path))
@@ -87,7 +92,7 @@ def _same(new: pd.DataFrame, old: pd.DataFrame) -> None:
 def _export_marts(warehouse: Warehouse, root) -> None:
     """The marts as Spark leaves them: `<root>/marts.db/<table>/` of several part files, a _SUCCESS."""
     with warehouse.connection() as con:
-        for table in ("dim_accounts", "fct_account_value"):
+        for table in ("dim_accounts", "fct_account_value", "fct_quarterly_revenue"):
             folder = root / "marts.db" / table
             folder.mkdir(parents=True)
             for part in range(3):
@@ -171,3 +176,22 @@ def test_decimals_convert_exactly_as_duckdb_does_with_nulls_and_wide_values(tmp_
     np.testing.assert_array_equal(new["small"].to_numpy(), old["small"].to_numpy())
     assert new["small"].isna().sum() == len(range(0, 5000, 7))
     np.testing.assert_allclose(new["wide"].to_numpy(), old["wide"].to_numpy(), rtol=1e-15)
+
+
+@pytest.mark.parametrize("backend", ["duckdb", "parquet"])
+def test_quarterly_revenue_and_as_of_read_as_df_gives_them(warehouse, tmp_path, monkeypatch, backend):
+    """The goals step's per-account-quarter history: dates as datetime64[us], null revenue as NaN."""
+    old = _old(warehouse, "select quarter_start, revenue from marts.fct_quarterly_revenue")
+    old_as_of = _old(warehouse, "select max(as_of_date) as d from marts.fct_account_value")["d"].iloc[0]
+    if backend == "parquet":
+        _export_marts(warehouse, tmp_path)
+        monkeypatch.setenv(MARTS_PARQUET_ENV, str(tmp_path))
+    with warehouse.readers() as (_, marts):
+        new = read_frame(marts, "marts.fct_quarterly_revenue", ["quarter_start", "revenue"], 5000)
+        as_of = read_columns(marts, "marts.fct_account_value", ["as_of_date"])["as_of_date"].max()
+    if backend == "parquet":  # Parquet parts hold the rows in another order: compare as sets
+        new, old = (f.sort_values(["quarter_start", "revenue"], ignore_index=True) for f in (new, old))
+    assert new["quarter_start"].dtype == old["quarter_start"].dtype == "datetime64[us]"
+    pd.testing.assert_frame_equal(new, old)
+    assert len(new) == 12 * N and new["revenue"].isna().sum() > 0
+    assert pd.Timestamp(as_of) == old_as_of
