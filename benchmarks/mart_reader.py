@@ -6,8 +6,8 @@ same scale and stage.
 
     uv run python benchmarks/mart_reader.py [SCALE ...]      # default: 1 5
 
-Only the per-account tables are built (synthetic, shaped like the real ones): these stages read one
-row per account, never order lines, so what they cost grows with accounts alone.
+Only the per-account tables are built (synthetic, shaped like the real ones; 12 quarters per account in
+fct_quarterly_revenue): these stages never read order lines, so what they cost grows with accounts.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ import time
 from pathlib import Path
 
 ACCOUNTS_1X = 20_000
-STAGES = ("segments", "design", "goals")
+STAGES = ("segments", "design", "goals", "quarterly")
 WAYS = ("sql_df", "arrow_duckdb", "arrow_parquet")
 REPEATS = 3
 
@@ -51,9 +51,12 @@ def build(folder: Path, n: int) -> None:
             ['small', 'mid', 'large'][1 + i % 3] as size_bucket, 'field_ae' as coverage_role,
             case when i % 5 = 0 then 'none' else 'solutions' end as specialist_overlay,
             'T' || (i % 4) as size_tier, 'C' || (i % 3) as coverage_tier from ids""")
+        con.execute("""create table marts.fct_quarterly_revenue as select account_id,
+            date '2023-10-01' + to_months(3 * q) as quarter_start, (i * q % 1009) * 1.5 as revenue,
+            (i * q % 101) * 0.4 as gross_margin, (i + q) % 9 as orders from ids, range(12) r(q)""")
         con.execute("""create table planning.territory_assignment as
             select account_id, 'T' || (i % 170) as territory_id from ids""")
-        for table in ("dim_accounts", "fct_account_value"):
+        for table in ("dim_accounts", "fct_account_value", "fct_quarterly_revenue"):
             out = folder / "spark" / "marts.db" / table
             out.mkdir(parents=True)
             con.execute(
@@ -65,9 +68,17 @@ def _rss() -> int:
     return int(Path("/proc/self/statm").read_text().split()[1]) * resource.getpagesize()
 
 
+QUARTERLY = ["quarter_start", "revenue"]  # what the goals step reads of the per-account-quarter history
+
+
 def _segments(warehouse, read_frame, columns):
     with warehouse.readers() as (local, _):
         return read_frame(local, "ml.account_segments", columns)
+
+
+def _marts_frame(warehouse, read_frame, table, columns):
+    with warehouse.readers() as (_, marts):
+        return read_frame(marts, table, columns)
 
 
 def child(folder: str, stage: str, way: str) -> None:
@@ -93,11 +104,15 @@ def child(folder: str, stage: str, way: str) -> None:
         ),
         "design": lambda: warehouse.query_df(OLD_DESIGN_SQL),
         "goals": lambda: warehouse.query_df(OLD_GOALS_SQL),
+        "quarterly": lambda: warehouse.query_df(
+            "select quarter_start, revenue from marts.fct_quarterly_revenue"
+        ),
     }
     new = {
         "segments": lambda: _segments(warehouse, read_frame, SEGMENT_COLUMNS),
         "design": lambda: design_inputs(warehouse),
         "goals": lambda: goal_inputs(warehouse),
+        "quarterly": lambda: _marts_frame(warehouse, read_frame, "marts.fct_quarterly_revenue", QUARTERLY),
     }
     run = old[stage] if way == "sql_df" else new[stage]
     rest = _rss()
