@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
-from contextlib import contextmanager
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 
 import dagster as dg
@@ -12,6 +14,12 @@ from dagster_duckdb import DuckDBResource
 
 from orchestration import settings
 from planning.config import PlanConfig, load_config
+from planning.marts import DuckDBTables, ParquetTables, TableReader
+
+# Where the marts live when dbt builds them on another engine (Spark writes `<dir>/marts.db/<table>/`):
+# the planning steps then read the marts from that Parquet, and their own tables (ml.*, planning.*) from
+# the DuckDB warehouse as before. Unset: everything is read from the DuckDB warehouse.
+MARTS_PARQUET_ENV = "COVPLAN_MARTS_PARQUET_DIR"
 
 
 class PlanConfigResource(dg.ConfigurableResource):
@@ -47,6 +55,16 @@ class Warehouse(DuckDBResource):
             con.execute(f'create or replace table "{schema}"."{table}" as select {cols} from incoming_df')
             con.unregister("incoming_df")
         return len(df)
+
+    @contextmanager
+    def readers(self) -> Iterator[tuple[TableReader, TableReader]]:
+        """(the warehouse's own tables, the dbt marts) as Arrow record batches, on one connection for
+        all reads of a step (each new connection re-opens the file). The marts come from Parquet under
+        COVPLAN_MARTS_PARQUET_DIR when they are built on another engine, else from this warehouse."""
+        with self.get_connection() as con:
+            local = DuckDBTables(lambda: nullcontext(con))
+            parquet_dir = os.environ.get(MARTS_PARQUET_ENV)
+            yield local, ParquetTables(Path(parquet_dir)) if parquet_dir else local
 
     @contextmanager
     def connection(self):

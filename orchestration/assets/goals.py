@@ -10,7 +10,36 @@ from orchestration.metadata import preview
 from orchestration.partitions import ONE_PLAN_PER_RUN, quarterly_partitions
 from orchestration.resources import PlanConfigResource, Warehouse
 from planning.goals import set_goals
+from planning.marts import index_of, inner_rows, read_columns, read_frame, take_or
 from planning.publish import read_goals_in_force
+
+
+def goal_inputs(warehouse: Warehouse) -> pd.DataFrame:
+    """One row per assigned account for goal setting: its territory, trailing revenue, and expected
+    revenue and potential (each falling back to trailing revenue), ordered by account.
+
+    The join `planning.territory_assignment ⋈ marts.fct_account_value ⟕ ml.account_scores`, on
+    Arrow-read numpy columns so the mart can come from DuckDB or Spark's Parquet (`Warehouse.readers`).
+    """
+    with warehouse.readers() as (local, marts):
+        t = read_columns(local, "planning.territory_assignment", ["account_id", "territory_id"])
+        v = read_columns(marts, "marts.fct_account_value", ["account_id", "revenue_t12m"])
+        s = read_columns(local, "ml.account_scores", ["account_id", "expected_revenue_next_4q", "potential"])
+    ids = t["account_id"]
+    in_v = index_of(ids, v["account_id"], "marts.fct_account_value")
+    rows = inner_rows(ids, in_v)
+    revenue = v["revenue_t12m"][in_v[rows]]
+    in_s = index_of(ids[rows], s["account_id"], "ml.account_scores")
+    return pd.DataFrame(
+        {
+            "account_id": ids[rows],
+            "territory_id": t["territory_id"][rows],
+            "revenue_t12m": revenue,
+            "expected_revenue_next_4q": take_or(s["expected_revenue_next_4q"], in_s, revenue),
+            "potential": take_or(s["potential"], in_s, revenue),
+        },
+        copy=False,
+    )
 
 
 @dg.asset(
@@ -32,18 +61,11 @@ def territory_goals(
     per territory, set to the company target, summed per territory and phased by the history's
     seasonality. A quarterly run keeps the elapsed quarters' goals of the plan in force."""
     cfg = plan_config.load()
-    accounts = warehouse.query_df("""
-        select t.account_id, t.territory_id, v.revenue_t12m,
-               coalesce(s.expected_revenue_next_4q, v.revenue_t12m) as expected_revenue_next_4q,
-               coalesce(s.potential, v.revenue_t12m) as potential
-        from planning.territory_assignment t
-        join marts.fct_account_value v using (account_id)
-        left join ml.account_scores s using (account_id)
-        order by t.account_id""")
-    quarterly = warehouse.query_df("select quarter_start, revenue from marts.fct_quarterly_revenue")
-    as_of = warehouse.query_df("select max(as_of_date) as as_of from marts.fct_account_value")["as_of"].iloc[
-        0
-    ]
+    accounts = goal_inputs(warehouse)
+    with warehouse.readers() as (_, marts):
+        # one row per account and quarter: the largest input of this step
+        quarterly = read_frame(marts, "marts.fct_quarterly_revenue", ["quarter_start", "revenue"])
+        as_of = read_columns(marts, "marts.fct_account_value", ["as_of_date"])["as_of_date"].max()
     # the plan territory_design built on (the newest published before this as-of date): its goals for
     # the elapsed quarters are kept
     builds_on = warehouse.query_df("select builds_on_plan_id from planning.design_metrics").iloc[0, 0]

@@ -9,6 +9,7 @@ from orchestration.partitions import ONE_PLAN_PER_RUN, quarterly_partitions
 from orchestration.resources import PlanConfigResource, Warehouse
 from orchestration.settings import draft_report_path
 from planning.config import PlanConfig
+from planning.marts import index_of, inner_rows, read_columns, read_frame, take_or
 from planning.publish import read_plan, reference_plan
 from planning.report import write_report
 from planning.territories import (
@@ -29,6 +30,9 @@ class PlanKindConfig(dg.Config):
     kind: str = "yearly"
 
 
+SEGMENT_COLUMNS = ["account_id", "size_bucket", "coverage_role", "specialist_overlay"]
+
+
 @dg.asset(
     partitions_def=quarterly_partitions,
     backfill_policy=ONE_PLAN_PER_RUN,
@@ -41,9 +45,8 @@ def account_workload_hours(warehouse: Warehouse, plan_config: PlanConfigResource
     """Selling hours a year per account from the service assumptions (plus its specialist overlay's
     hours), and headcount needed per coverage role and per overlay."""
     cfg = plan_config.load()
-    segments = warehouse.query_df(
-        "select account_id, size_bucket, coverage_role, specialist_overlay from ml.account_segments"
-    )
+    with warehouse.readers() as (local, _):
+        segments = read_frame(local, "ml.account_segments", SEGMENT_COLUMNS)
     workload = account_workload(segments, cfg.workload)
     reps = warehouse.query_df("select rep_id, rep_role as role from staging.stg_crm__reps")
     headcount = required_headcount(workload, cfg.workload, reps)
@@ -59,15 +62,38 @@ def account_workload_hours(warehouse: Warehouse, plan_config: PlanConfigResource
     )
 
 
-DESIGN_INPUTS_SQL = """
-select w.account_id, w.coverage_role, w.workload_hours, a.lat, a.lon,
-       v.revenue_t12m, coalesce(s.potential, v.revenue_t12m) as potential
-from planning.account_workload w
-join marts.dim_accounts a using (account_id)
-join marts.fct_account_value v using (account_id)
-left join ml.account_scores s using (account_id)
-order by w.account_id
-"""
+def design_inputs(warehouse: Warehouse) -> pd.DataFrame:
+    """One row per account for territory design: its workload, location, value and potential.
+
+    The join `planning.account_workload ⋈ marts.dim_accounts ⋈ marts.fct_account_value ⟕
+    ml.account_scores`, ordered by account, done on Arrow-read numpy columns so the marts can come from
+    DuckDB or from Spark's Parquet (`Warehouse.readers`); potential falls back to trailing revenue.
+    """
+    with warehouse.readers() as (local, marts):
+        w = read_columns(
+            local, "planning.account_workload", ["account_id", "coverage_role", "workload_hours"]
+        )
+        a = read_columns(marts, "marts.dim_accounts", ["account_id", "lat", "lon"])
+        v = read_columns(marts, "marts.fct_account_value", ["account_id", "revenue_t12m"])
+        s = read_columns(local, "ml.account_scores", ["account_id", "potential"])
+    ids = w["account_id"]
+    in_a = index_of(ids, a["account_id"], "marts.dim_accounts")
+    in_v = index_of(ids, v["account_id"], "marts.fct_account_value")
+    rows = inner_rows(ids, in_a, in_v)
+    revenue = v["revenue_t12m"][in_v[rows]]
+    in_s = index_of(ids[rows], s["account_id"], "ml.account_scores")
+    return pd.DataFrame(
+        {
+            "account_id": ids[rows],
+            "coverage_role": w["coverage_role"][rows],
+            "workload_hours": w["workload_hours"][rows],
+            "lat": a["lat"][in_a[rows]],
+            "lon": a["lon"][in_a[rows]],
+            "revenue_t12m": revenue,
+            "potential": take_or(s["potential"], in_s, revenue),
+        },
+        copy=False,
+    )
 
 
 def solver_options(cfg: PlanConfig) -> SolverOptions:
@@ -105,7 +131,10 @@ def plan_built_on(
 ) -> tuple[pd.DataFrame | None, str | None]:
     """The account_plan rows and plan_id of the published plan this run builds on: the newest one
     before the as-of date the marts were built for (a later quarter's plan never changes a backfill)."""
-    as_of = warehouse.query_df("select max(as_of_date) as d from marts.fct_account_value")["d"].iloc[0]
+    with warehouse.readers() as (_, marts):
+        as_of = pd.Timestamp(
+            read_columns(marts, "marts.fct_account_value", ["as_of_date"])["as_of_date"].max()
+        )
     plan_id = reference_plan(plan_config.published_dir(), as_of, kind)
     if plan_id is None:
         return None, None
@@ -139,7 +168,7 @@ def territory_design(
     Quarterly runs keep the assignments of the plan they build on (the newest published before their
     as-of date, `planning.publish.reference_plan`) and only place new accounts."""
     cfg = plan_config.load()
-    accounts = warehouse.query_df(DESIGN_INPUTS_SQL)
+    accounts = design_inputs(warehouse)
     # overlay specialists support accounts across territories: only coverage roles get territories
     headcount = warehouse.query_df(
         "select role, headcount from planning.coverage_summary where kind = 'coverage_role'"

@@ -19,15 +19,17 @@ def test_local_instance_is_sqlite_without_telemetry(tmp_path, monkeypatch):
 
 
 def test_postgres_instance_config_is_complete_and_uses_psycopg2():
-    cfg = yaml.safe_load((PROJECT_ROOT / "deploy" / "postgres" / "dagster.yaml").read_text())
+    cfg = yaml.safe_load((PROJECT_ROOT / "deploy" / "dagster.yaml").read_text())
     db = cfg["storage"]["postgres"]["postgres_db"]
     assert db["scheme"] == "postgresql+psycopg2"  # STACK.md §17: psycopg 3 fails under SQLAlchemy 2.1
     assert {k for k, v in db.items() if isinstance(v, dict)} == {
         "hostname",
+        "port",
         "db_name",
         "username",
         "password",
     }
+    assert cfg["compute_logs"]["config"]["base_dir"] == {"env": "DAGSTER_COMPUTE_LOGS_DIR"}
     assert cfg["telemetry"]["enabled"] is False
 
 
