@@ -43,7 +43,9 @@ def spark_raw_location(cfg: SparkWarehouseConfig) -> str | None:
     return ("s3a://" + path[len("s3://") :] if path.startswith("s3://") else path).rstrip("/")
 
 
-def export_raw_parquet(con: duckdb.DuckDBPyConnection, raw_path: str, tables: Sequence[str]) -> dict[str, str]:
+def export_raw_parquet(
+    con: duckdb.DuckDBPyConnection, raw_path: str, tables: Sequence[str]
+) -> dict[str, str]:
     """Copy raw.<table> for each table to `<raw_path>/<table>/part-00000.parquet` (replacing the previous
     export); returns table -> file written. Other Parquet files left in a local table folder are removed
     so Spark reads exactly this export."""
@@ -58,7 +60,7 @@ def export_raw_parquet(con: duckdb.DuckDBPyConnection, raw_path: str, tables: Se
                 if stale.name != PART_FILE:
                     stale.unlink()
         quoted = target.replace("'", "''")
-        con.execute(f'copy raw."{table}" to \'{quoted}\' (format parquet, compression zstd)')
+        con.execute(f"copy raw.\"{table}\" to '{quoted}' (format parquet, compression zstd)")
         written[table] = target
     return written
 
