@@ -111,7 +111,7 @@ def test_every_model_has_a_key():
 def test_spark_table_equals_duckdb_table(builds, layer, table):
     keys = KEYS[table]
     order = ", ".join(keys)
-    with duckdb.connect(str(builds["warehouse"]), read_only=True) as con:
+    with duckdb.connect(str(builds["warehouse"])) as con:
         cursor = con.execute(f"select * from {layer}.{table} order by {order}")
         duck_names = [d[0] for d in cursor.description]
         duck_rows = cursor.fetchall()
@@ -135,7 +135,7 @@ def test_spark_table_equals_duckdb_table(builds, layer, table):
 def test_comparison_is_not_vacuous(builds):
     """A known figure is in both builds and the Spark one came from the cluster's own warehouse."""
     sql = "select count(*), sum(revenue_t12m) from marts.fct_account_value"
-    with duckdb.connect(str(builds["warehouse"]), read_only=True) as con:
+    with duckdb.connect(str(builds["warehouse"])) as con:
         duck_n, duck_sum = con.execute(sql).fetchone()
     _, [(spark_n, spark_sum)] = read_spark(builds["cluster"].thrift_port, sql)
     assert duck_n == spark_n == 2000
