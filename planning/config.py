@@ -69,6 +69,31 @@ def _cron_months(cron: str) -> set[int] | None:
     return months
 
 
+RAW_PARQUET_WRITABLE = ("s3://", "s3a://", "gs://", "gcs://", "az://", "abfss://", "r2://")
+
+
+class SparkWarehouseConfig(_Strict):
+    """Where the ingest also writes the raw tables as Parquet for a dbt build on Spark (DBT_TARGET=spark).
+
+    `raw_path`: null (no export), a local folder (relative to the project root), or an object store
+    URI DuckDB can write (s3://, gs://, az://; needs DuckDB's httpfs/azure extension and credentials).
+    `raw_location`: the same folder as Spark sees it (e.g. s3a://bucket/raw, or hdfs://nn/covplan/raw for
+    a local folder that is an HDFS mount); null = raw_path (s3:// is then read as s3a://)."""
+
+    raw_path: str | None = None
+    raw_location: str | None = None
+
+    @field_validator("raw_path")
+    @classmethod
+    def _writable(cls, value: str | None) -> str | None:
+        if value and "://" in value and not value.lower().startswith(RAW_PARQUET_WRITABLE):
+            raise ValueError(
+                f"{value!r}: DuckDB cannot write there; use a local folder (an HDFS mount for hdfs://, "
+                f"with raw_location: hdfs://...) or one of {', '.join(RAW_PARQUET_WRITABLE)}"
+            )
+        return value
+
+
 class WarehouseConfig(_Strict):
     """DuckDB resources for every connection of a run (ingest, the Dagster warehouse, dbt, publish).
 
@@ -79,6 +104,7 @@ class WarehouseConfig(_Strict):
     memory_limit: str = Field("6GB", pattern=r"^\s*\d+(\.\d+)?\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)\s*$")
     temp_directory: str | None = None
     threads: int | None = Field(None, ge=1, le=256)
+    spark: SparkWarehouseConfig = SparkWarehouseConfig()
 
 
 class PlanCalendar(_Strict):

@@ -26,6 +26,7 @@ from sources import reuse
 from sources.demo import DemoCompany, resolve_size
 from sources.files import load_folder
 from sources.landing import LoadReport, RowRules, empty_quarantine
+from sources.raw_parquet import export_if_configured
 from sources.sql import load_sql
 
 RAW_ENTITIES = ["accounts", "contacts", "reps", "opportunities", "transactions"]
@@ -149,6 +150,7 @@ def ingest_source(
         record_loads(con, RAW_ENTITIES, context.run_id, loaded_at, source)
         if fingerprint is not None:
             reuse.record_load(con, context.run_id, loaded_at, source, fingerprint)
+        export_if_configured(con, cfg.warehouse.spark, RAW_ENTITIES)  # issue 11: raw Parquet for dbt on Spark
         previews = {e: con.execute(f"select * from quarantine.{e} limit 5").df() for e in RAW_ENTITIES}
     context.log.info(f"loaded {source} source in {time.perf_counter() - started:.1f} s")
     yield from _results(report, previews, _full_load_meta(decision, fingerprint))
@@ -291,6 +293,7 @@ def _demo(
     with warehouse.connection() as con:
         record_loads(con, RAW_ENTITIES, context.run_id, loaded_at, source)
         reuse.record_load(con, context.run_id, loaded_at, source, fingerprint)
+        export_if_configured(con, cfg.warehouse.spark, RAW_ENTITIES)  # issue 11: raw Parquet for dbt on Spark
     yield _demo_result(warehouse, "transactions", lines, source, preview(head), load_meta)
     yield dg.MaterializeResult(asset_key="demo_account_truth", metadata={"rows": dg.MetadataValue.int(rows)})
 

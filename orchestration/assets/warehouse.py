@@ -15,6 +15,7 @@ from orchestration.dbt_project import dbt_project
 from orchestration.partitions import ONE_PLAN_PER_RUN, quarterly_partitions
 from orchestration.progress import SHOWN
 from orchestration.resources import PlanConfigResource
+from sources.raw_parquet import spark_raw_location
 
 
 class CovplanDbtTranslator(DagsterDbtTranslator):
@@ -68,6 +69,8 @@ def dbt_warehouse(
     as_of = context.partition_key if context.has_partition_key else cfg.plan.as_of_date
     if as_of:
         dbt_vars["as_of_date"] = str(as_of)
+    if location := spark_raw_location(cfg.warehouse.spark):  # read by the on-run-start hook on Spark only
+        dbt_vars["spark_raw_location"] = location
     selected = [k.to_user_string() for k in context.selected_asset_keys] + [
         f"{k.asset_key.to_user_string()}:{k.name}" for k in context.selected_asset_check_keys
     ]

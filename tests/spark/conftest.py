@@ -1,0 +1,87 @@
+"""A local Spark standalone cluster (master, worker, Thrift server) for the tests, one per session.
+
+Started by scripts/spark-cluster with every file it writes under the session's temporary folder.
+Skipped outside CI (it takes minutes); under .ci/run (COVPLAN_CI set) a cluster that cannot start fails.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+SCRIPT = ROOT / "scripts" / "spark-cluster"
+sys.path.insert(0, str(ROOT / "tests" / "dbt"))  # dbt_build, make_fixture
+
+
+@dataclass(frozen=True)
+class SparkCluster:
+    thrift_port: int
+    directory: Path
+
+    def dbt_env(self, raw_location: Path | str) -> dict[str, str]:
+        """Environment for a `dbt build` on this cluster (profile target `spark`)."""
+        return {
+            "DBT_TARGET": "spark",
+            "COVPLAN_SPARK_HOST": "127.0.0.1",
+            "COVPLAN_SPARK_PORT": str(self.thrift_port),
+            "COVPLAN_SPARK_RAW_LOCATION": str(raw_location),
+        }
+
+
+def free_ports(n: int) -> list[int]:
+    """n distinct TCP ports free on 127.0.0.1 right now."""
+    sockets = [socket.socket() for _ in range(n)]
+    try:
+        for s in sockets:
+            s.bind(("127.0.0.1", 0))
+        return [s.getsockname()[1] for s in sockets]
+    finally:
+        for s in sockets:
+            s.close()
+
+
+def cluster_env(directory: Path, ports: list[int]) -> dict[str, str]:
+    thrift, master, master_ui, worker_ui = ports
+    return {
+        **os.environ,
+        "COVPLAN_SPARK_CLUSTER_DIR": str(directory),
+        "COVPLAN_SPARK_PORT": str(thrift),
+        "COVPLAN_SPARK_MASTER_PORT": str(master),
+        "COVPLAN_SPARK_MASTER_UI_PORT": str(master_ui),
+        "COVPLAN_SPARK_WORKER_UI_PORT": str(worker_ui),
+        "COVPLAN_SPARK_START_TIMEOUT": os.environ.get("COVPLAN_SPARK_START_TIMEOUT", "300"),
+    }
+
+
+@pytest.fixture(scope="session")
+def spark_cluster(tmp_path_factory: pytest.TempPathFactory, require_service) -> Iterator[SparkCluster]:
+    """Start the cluster once for the session and stop it afterwards."""
+    if not (os.environ.get("CI") or os.environ.get("COVPLAN_CI")):
+        pytest.skip(
+            "Spark cluster tests run under .ci/run (set COVPLAN_CI=1 to run them here; takes minutes)"
+        )
+    try:
+        import pyhive  # noqa: F401
+        import pyspark  # noqa: F401
+    except ImportError:
+        require_service("the `spark` extra (pyspark, dbt-spark)", "uv sync --extra spark")
+    if not (shutil.which("java") or os.environ.get("JAVA_HOME")):
+        require_service("Java 17+", "apt-get install -y openjdk-17-jre-headless")
+    directory = tmp_path_factory.mktemp("spark_cluster")
+    env = cluster_env(directory, free_ports(4))
+    up = subprocess.run([str(SCRIPT), "up"], env=env, capture_output=True, text=True)
+    try:
+        if up.returncode != 0:
+            require_service("a local Spark cluster", f"scripts/spark-cluster up failed: {up.stderr[-3000:]}")
+        yield SparkCluster(thrift_port=int(env["COVPLAN_SPARK_PORT"]), directory=directory)
+    finally:
+        subprocess.run([str(SCRIPT), "down"], env=env, capture_output=True, text=True)
