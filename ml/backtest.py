@@ -218,7 +218,7 @@ def bgnbd_predictions(
     cutoff on that cutoff's summary only. Time runs in weeks (days / 7) to keep the likelihood tame.
     With `sample_rows` > 0 each cutoff's four BG/NBD and two Gamma-Gamma parameters are fitted on a
     seeded random sample of that many accounts (`bgnbd_sample`), and every account is predicted with
-    them: the likelihood and its autograd Hessian cost time in proportion to the rows, and 50,000
+    them: the likelihood and its autograd Hessian cost time in proportion to the rows, and 20,000
     accounts pin six parameters down well.
     Returns (account_id, cutoff_date, predicted_value, penalizer) for the cutoffs whose fits converged, and
     {cutoff: why} for those that did not (the caller reports them; they are never filled in).

@@ -132,8 +132,8 @@ class GrowthModelConfig(_Strict):
     min_training_rows: int = Field(200, ge=10)
     min_samples_leaf: int = Field(200, ge=1, le=100_000)
     # Approximations for large books (0 = off); both are seeded by the plan seed and reported in the metrics.
-    max_training_rows: int = Field(400_000, ge=0)  # per fit: a stratified sample above this
-    bgnbd_sample_rows: int = Field(50_000, ge=0)  # per cut-off: BG/NBD + Gamma-Gamma fitted on a sample
+    max_training_rows: int = Field(100_000, ge=0)  # per fit: a stratified sample above this
+    bgnbd_sample_rows: int = Field(20_000, ge=0)  # per cut-off: BG/NBD + Gamma-Gamma fitted on a sample
 
 
 class SizeTier(_Strict):

@@ -141,9 +141,19 @@ def test_rfm_summary_known_values() -> None:
     )
     got = rfm_summary(con, [date(2024, 3, 1), date(2024, 4, 11)]).set_index(["account_id", "cutoff_date"])
     a_march = got.loc[("A", pd.Timestamp("2024-03-01"))]
-    assert (a_march["frequency"], a_march["recency"], a_march["T"], a_march["monetary_value"]) == (0, 0, 51, 0)
+    assert (a_march["frequency"], a_march["recency"], a_march["T"], a_march["monetary_value"]) == (
+        0,
+        0,
+        51,
+        0,
+    )
     a_april = got.loc[("A", pd.Timestamp("2024-04-11"))]  # repeat days 03-10 (40) and 04-10 (60)
-    assert (a_april["frequency"], a_april["recency"], a_april["T"], a_april["monetary_value"]) == (2, 91, 92, 50)
+    assert (a_april["frequency"], a_april["recency"], a_april["T"], a_april["monetary_value"]) == (
+        2,
+        91,
+        92,
+        50,
+    )
     assert ("B", pd.Timestamp("2024-03-01")) not in got.index  # bought on the cut-off day: not before it
     assert got.loc[("B", pd.Timestamp("2024-04-11")), "T"] == 41
 
