@@ -71,6 +71,7 @@ def run_growth_stage(con: duckdb.DuckDBPyConnection, cfg: PlanConfig) -> StageOu
         con.execute(DAILY_TRANSACTIONS_SQL)
         daily_totals(con, count_orders=False)
         rfm = rfm_summary(con, [pd.Timestamp(c).date() for c in labelled])
+        con.execute("drop table if exists tx_daily")  # account × day totals: not needed past this point
     with timer.step("bgnbd_fit"):
         bgnbd, failed = bgnbd_predictions(
             rfm,
