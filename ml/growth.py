@@ -47,7 +47,9 @@ capping every fit there at 50,000 rows left the backtest as good (MAE 2,824 → 
 Threads: scikit-learn's histogram gradient boosting parallelises with OpenMP, which contends badly on
 small shared machines (single fits of ~1 s took 20–60 s on 2 busy cores). This module sets
 OMP_NUM_THREADS=1 before importing scikit-learn's ensemble module unless the variable is already set,
-and limits the OpenMP pool around every fit and predict (threadpoolctl).
+and limits the OpenMP pool around every fit (threadpoolctl). Predictions, whose cost grows with the
+book, are split by rows over `growth_model.predict_threads` Python threads of one OpenMP thread each
+(`predict_rows`, `_TreeEnsemble`): rows are independent, so the result is the single-thread result.
 """
 
 from __future__ import annotations
@@ -59,6 +61,7 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")  # before sklearn.ensemble is impo
 import hashlib
 import json
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -100,6 +103,7 @@ EXPECTED_FEATURES = CATEGORICAL_FEATURES + NUMERIC_FEATURES
 POTENTIAL_FEATURES = ["industry", "employees", "annual_revenue", "n_contacts", "n_contact_roles"]
 REQUIRED_COLUMNS = KEY_COLUMNS + CATEGORICAL_FEATURES + MART_FEATURES
 ARROW_BATCH_ROWS = 1_000_000  # rows per Arrow record batch when reading the features
+PARALLEL_MIN_ROWS = 5_000  # fewer rows per thread than this: one thread predicts (start-up costs more)
 MAX_CATEGORIES = 250  # HistGradientBoosting accepts at most 255 categories per feature
 PREDICTORS = ("model", "baseline_runrate", "baseline_lastq", "baseline_bgnbd")
 METRICS = ("mae", "rmse", "spearman", "top_decile_capture", "bias")
@@ -191,6 +195,7 @@ def train_and_score(
     sampled = {"rows": 0, "of": 0}
     timings = timings if timings is not None else {}
     fit_clock = _Clock()
+    threads = cfg.predict_threads
     with threadpool_limits(limits=_omp_threads(), user_api="openmp"):
         for origin in origins:
             origin = pd.Timestamp(origin)
@@ -211,10 +216,11 @@ def train_and_score(
                 with fit_clock:
                     model, wallet = _fit_both(frame, y, run_rate, train, quarter, cfg, seed, sampled)
                     at_rows = frame.loc[at]
-                    preds["model"] = model.predict(at_rows[EXPECTED_FEATURES], run_rate[at])
+                    preds["model"] = model.predict(at_rows[EXPECTED_FEATURES], run_rate[at], threads)
                     buyers = actual > 0
                     if buyers.any():
-                        coverage = float(np.mean(actual[buyers] <= wallet.predict(at_rows)[buyers]))
+                        at_wallet = wallet.predict(at_rows, threads)
+                        coverage = float(np.mean(actual[buyers] <= at_wallet[buyers]))
                 model_origins.append(origin)
                 last_train = train
             for name, pred in preds.items():
@@ -242,11 +248,11 @@ def train_and_score(
         with _Clock() as final_clock:
             model, wallet = _fit_both(frame, y, run_rate, labelled, quarter, cfg, seed, sampled)
             score_frame = frame.loc[latest]
-            expected = model.predict(score_frame[EXPECTED_FEATURES], run_rate[latest])
-            quantile = np.clip(wallet.predict(score_frame), 0, None)
+            expected = model.predict(score_frame[EXPECTED_FEATURES], run_rate[latest], threads)
+            quantile = np.clip(wallet.predict(score_frame, threads), 0, None)
         timings["final_fit"] = final_clock.figures()
         with _Clock() as reason_clock:
-            reasons = _reason_codes(model, score_frame[EXPECTED_FEATURES], run_rate[latest])
+            reasons = _reason_codes(model, score_frame[EXPECTED_FEATURES], run_rate[latest], threads)
         timings["reason_codes"] = reason_clock.figures()
 
     revenue_t12m = run_rate[latest]
@@ -573,6 +579,28 @@ def _fit_both(
     return model, wallet
 
 
+def predict_rows(model: HistGradientBoostingRegressor, X: pd.DataFrame, threads: int) -> np.ndarray:
+    """`model.predict(X)` with the rows split into `threads` contiguous parts predicted side by side.
+
+    Why threads of one OpenMP thread each rather than OpenMP on 2 threads: a tree's prediction of a row
+    depends on that row alone (so the parts concatenate to exactly the single-call floats), and
+    independent parts need no OpenMP barrier per tree, which on a busy shared machine is where OpenMP
+    loses its time (see the module docstring). scikit-learn's tree traversal releases the GIL.
+    """
+    n = len(X)
+    if threads <= 1 or n < 2 * PARALLEL_MIN_ROWS:
+        return model.predict(X)
+    parts = min(threads, n // PARALLEL_MIN_ROWS)
+    edges = np.linspace(0, n, parts + 1).astype(int)
+
+    def part(k: int) -> np.ndarray:
+        with threadpool_limits(limits=1, user_api="openmp"):  # this thread's OpenMP pool
+            return model.predict(X.iloc[edges[k] : edges[k + 1]])
+
+    with ThreadPoolExecutor(max_workers=parts) as pool:
+        return np.concatenate(list(pool.map(part, range(parts))))
+
+
 def _usable(X: pd.DataFrame) -> list[str]:
     """Columns with at least one known value (an all-missing column cannot be binned)."""
     return [c for c in X.columns if X[c].notna().any()]
@@ -590,14 +618,14 @@ class ExpectedModel:
     def exposure(self, run_rate: np.ndarray) -> np.ndarray:
         return np.fmax(np.nan_to_num(run_rate), self.floor)
 
-    def log_ratio(self, X: pd.DataFrame) -> np.ndarray:
-        return self.model.predict(X[self.columns])
+    def log_ratio(self, X: pd.DataFrame, threads: int = 1) -> np.ndarray:
+        return predict_rows(self.model, X[self.columns], threads)
 
     def from_ratio(self, ratio: np.ndarray, run_rate: np.ndarray) -> np.ndarray:
         return np.clip(np.expm1(ratio + np.log1p(self.exposure(run_rate))) * self.calibration, 0, None)
 
-    def predict(self, X: pd.DataFrame, run_rate: np.ndarray) -> np.ndarray:
-        return self.from_ratio(self.log_ratio(X), run_rate)
+    def predict(self, X: pd.DataFrame, run_rate: np.ndarray, threads: int = 1) -> np.ndarray:
+        return self.from_ratio(self.log_ratio(X, threads), run_rate)
 
 
 def fit_expected(
@@ -632,10 +660,10 @@ class PotentialModel:
     columns: list[str]
     fallback: float  # the quantile over all buyers, when no look-alike feature has a value
 
-    def predict(self, frame: pd.DataFrame) -> np.ndarray:
+    def predict(self, frame: pd.DataFrame, threads: int = 1) -> np.ndarray:
         if self.model is None:
             return np.full(len(frame), self.fallback)
-        return np.clip(np.expm1(self.model.predict(frame[self.columns])), 0, None)
+        return np.clip(np.expm1(predict_rows(self.model, frame[self.columns], threads)), 0, None)
 
 
 def fit_potential(frame: pd.DataFrame, y: np.ndarray, cfg: GrowthModelConfig, seed: int) -> PotentialModel:
@@ -686,37 +714,45 @@ def _top_decile_capture(pred: np.ndarray, actual: np.ndarray) -> float:
     return float(actual[top].sum() / total)
 
 
-def _reason_codes(model: ExpectedModel, X: pd.DataFrame, run_rate: np.ndarray) -> np.ndarray:
+def _reason_codes(
+    model: ExpectedModel, X: pd.DataFrame, run_rate: np.ndarray, threads: int = 1
+) -> np.ndarray:
     """Up to three features that most raised (+) or lowered (-) each account's expected revenue.
 
     Method (one-at-a-time median substitution): for each feature, predict the whole portfolio again with
     that feature set to the portfolio's median (most common industry) and express the change in currency
-    at the account's own run-rate. One batch prediction per feature. The account's run-rate is the
-    starting point, so the codes say what moves the account above or below it relative to a typical
-    account, not that big accounts are big. The method ignores interactions and splits credit poorly
-    between correlated features: a readable pointer, not an attribution with guarantees (SHAP would be).
-    Changes below 1 % of the account's expected revenue (or below 1 currency unit) are not reported.
+    at the account's own run-rate. The account's run-rate is the starting point, so the codes say what
+    moves the account above or below it relative to a typical account, not that big accounts are big.
+    The method ignores interactions and splits credit poorly between correlated features: a readable
+    pointer, not an attribution with guarantees (SHAP would be). Changes below 1 % of the account's
+    expected revenue (or below 1 currency unit) are not reported.
+
+    The substituted predictions are computed by `_TreeEnsemble.substituted_ratios`, which re-evaluates
+    only the trees and rows the substitution can change, on `threads` threads; the results are the same
+    floats a whole-portfolio prediction per feature gives (tests/unit/test_growth_scale.py checks it).
     """
     n, cols = len(X), [c for c in X.columns if c in model.columns]
-    ratio = model.log_ratio(X)
-    expected = model.from_ratio(ratio, run_rate)
-    contrib = np.zeros((n, len(cols)))
+    if n == 0:
+        return np.empty(0, dtype=object)
+    ensemble = _TreeEnsemble(model.model, model.columns)
+    refs: dict[str, object] = {}
     words = np.empty((n, len(cols)), dtype=object)
-    for j, col in enumerate(cols):  # one batch prediction per feature, never per account
-        swapped = X.copy()
+    for j, col in enumerate(cols):
         values = X[col]
         if isinstance(values.dtype, pd.CategoricalDtype):
             mode = values.mode()
-            ref = mode.iloc[0] if len(mode) else np.nan
-            swapped[col] = pd.Categorical([ref] * n, categories=values.cat.categories)
+            refs[col] = mode.iloc[0] if len(mode) else np.nan
             words[:, j] = ("industry " + values.astype("object").fillna("unknown").astype(str)).to_numpy()
         else:
-            ref = values.median()
-            swapped[col] = ref
+            refs[col] = values.median()
             high, low, missing = REASON_WORDS[col]
             v = values.to_numpy(dtype="float64")
-            words[:, j] = np.where(np.isnan(v), missing, np.where(v > ref, high, low))
-        contrib[:, j] = expected - model.from_ratio(model.log_ratio(swapped), run_rate)
+            words[:, j] = np.where(np.isnan(v), missing, np.where(v > refs[col], high, low))
+    ratio, swapped = ensemble.substituted_ratios(X[model.columns], refs, threads)
+    expected = model.from_ratio(ratio, run_rate)
+    contrib = np.zeros((n, len(cols)))
+    for j, col in enumerate(cols):
+        contrib[:, j] = expected - model.from_ratio(np.ascontiguousarray(swapped[col]), run_rate)
 
     order = np.argsort(-np.abs(contrib), axis=1, kind="stable")[:, :3]
     picked = np.take_along_axis(contrib, order, axis=1)
@@ -733,3 +769,135 @@ def _reason_codes(model: ExpectedModel, X: pd.DataFrame, run_rate: np.ndarray) -
     for part in parts[1:]:
         joined = joined.where(part == "", joined + "; " + part)
     return joined.where(joined != "", NO_REASON).to_numpy(dtype="object")
+
+
+SUBSTITUTION_CHUNK_ROWS = 50_000  # rows per work unit of the reason codes (memory: rows × trees floats)
+CHECK_ROWS = 1_000  # rows the tree-by-tree evaluation is checked on against scikit-learn's own predict
+
+
+class _TreeEnsemble:
+    """A fitted HistGradientBoostingRegressor evaluated tree by tree, for median substitution.
+
+    Why: the reason codes need, per feature, the prediction with that feature set to one reference
+    value. Setting feature j to m changes a tree's output for a row only if the tree splits on j and the
+    row's value and m fall on different sides of one of those splits; a whole-portfolio prediction per
+    feature evaluates every tree on every row (19 × 200 trees × the book). Here each row's per-tree
+    outputs are kept, and per feature only the trees that split on it are re-evaluated, only on the rows
+    whose value lies in a different interval between that feature's split thresholds than m (for the
+    categorical feature: a different category). The swapped sum is added up in scikit-learn's order
+    (baseline, then tree 1, 2, ...), so the floats equal those of `model.predict` on the swapped frame.
+
+    Uses scikit-learn internals (the fitted predictors, the preprocessor, the baseline); they are pinned
+    by uv.lock, and every call checks its unsubstituted prediction against the public `predict` on the
+    first rows, so a change in them fails loudly instead of giving different reason codes.
+    """
+
+    def __init__(self, hgb: HistGradientBoostingRegressor, columns: list[str]) -> None:
+        if hgb.n_trees_per_iteration_ != 1:
+            raise ValueError("median substitution expects one tree per boosting iteration (a regressor)")
+        self.hgb, self.columns = hgb, list(columns)
+        self.trees = [stage[0] for stage in hgb._predictors]
+        self.baseline = float(np.asarray(hgb._baseline_prediction).ravel()[0])
+        self.known_bitsets, self.f_idx_map = hgb._bin_mapper.make_known_categories_bitsets()
+        categorical = hgb.is_categorical_
+        # the preprocessor puts categorical columns first, the others after them, each in input order
+        order = (
+            np.arange(len(self.columns))
+            if categorical is None
+            else np.concatenate([np.flatnonzero(categorical), np.flatnonzero(~categorical)])
+        )
+        self.position = {self.columns[i]: p for p, i in enumerate(order)}
+        self.categorical = {
+            c: bool(categorical is not None and categorical[i]) for i, c in enumerate(columns)
+        }
+        self.tree_features = [
+            set(t.nodes["feature_idx"][t.nodes["is_leaf"] == 0].tolist()) for t in self.trees
+        ]
+
+    def preprocess(self, X: pd.DataFrame) -> np.ndarray:
+        return np.ascontiguousarray(self.hgb._preprocess_X(X[self.columns], reset=False), dtype=np.float64)
+
+    def _tree(self, t: int, Xp: np.ndarray) -> np.ndarray:
+        return self.trees[t].predict(Xp, self.known_bitsets, self.f_idx_map, 1)
+
+    def _same_interval(self, col: str, x: np.ndarray, m: float) -> np.ndarray:
+        """Rows every split on `col` (preprocessed values x) sends the same way as the reference m."""
+        p = self.position[col]
+        both_missing = np.isnan(x) & np.isnan(m)
+        if np.isnan(m):
+            return both_missing
+        if self.categorical[col]:
+            return both_missing | (x == m)
+        thresholds = np.unique(
+            np.concatenate(
+                [
+                    t.nodes["num_threshold"][(t.nodes["is_leaf"] == 0) & (t.nodes["feature_idx"] == p)]
+                    for t in self.trees
+                ]
+            )
+        )
+        # a split sends x left when x <= threshold: same side of every split = same count of thresholds < x
+        side = np.searchsorted(thresholds, x, side="left")
+        return ~np.isnan(x) & (side == np.searchsorted(thresholds, m, side="left"))
+
+    def substituted_ratios(
+        self, X: pd.DataFrame, refs: dict[str, object], threads: int
+    ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        """The prediction, and per column in `refs` the prediction with that column set to its value."""
+        Xp = self.preprocess(X)
+        reference = X[self.columns].iloc[:1].copy()
+        for col, ref in refs.items():
+            values = X[col]
+            if isinstance(values.dtype, pd.CategoricalDtype):
+                reference[col] = pd.Categorical([ref], categories=values.cat.categories)
+            else:
+                reference[col] = ref
+        ref_row = self.preprocess(reference)[0]
+        positions = {col: self.position[col] for col in refs}
+        changed = {
+            col: ~self._same_interval(col, Xp[:, p], float(ref_row[p])) for col, p in positions.items()
+        }
+        n = len(Xp)
+        size = max(1, min(SUBSTITUTION_CHUNK_ROWS, -(-n // max(1, threads))))
+        bounds = [(lo, min(n, lo + size)) for lo in range(0, n, size)]
+
+        def work(lo: int, hi: int) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+            return self._chunk(Xp[lo:hi], {c: m[lo:hi] for c, m in changed.items()}, positions, ref_row)
+
+        with ThreadPoolExecutor(max_workers=max(1, threads)) as pool:
+            parts = list(pool.map(lambda b: work(*b), bounds))
+        ratio = np.concatenate([p[0] for p in parts])
+        swapped = {col: np.concatenate([p[1][col] for p in parts]) for col in refs}
+        check = min(n, CHECK_ROWS)
+        if not np.array_equal(ratio[:check], self.hgb.predict(X[self.columns].iloc[:check])):
+            raise RuntimeError(
+                "tree-by-tree evaluation differs from HistGradientBoostingRegressor.predict: the "
+                "scikit-learn version changed its internals; update ml.growth._TreeEnsemble"
+            )
+        return ratio, swapped
+
+    def _chunk(
+        self,
+        Xp: np.ndarray,
+        changed: dict[str, np.ndarray],
+        positions: dict[str, int],
+        ref_row: np.ndarray,
+    ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        leaves = np.empty((len(Xp), len(self.trees)), order="F")
+        ratio = np.full(len(Xp), self.baseline)
+        for t in range(len(self.trees)):  # same order as scikit-learn's sum
+            leaves[:, t] = self._tree(t, Xp)
+            ratio += leaves[:, t]
+        swapped = {}
+        for col, p in positions.items():
+            rows = np.flatnonzero(changed[col])
+            out = ratio.copy()
+            if rows.size:
+                Xs = Xp[rows]
+                Xs[:, p] = ref_row[p]
+                acc = np.full(rows.size, self.baseline)
+                for t in range(len(self.trees)):
+                    acc += self._tree(t, Xs) if p in self.tree_features[t] else leaves[rows, t]
+                out[rows] = acc
+            swapped[col] = out
+        return ratio, swapped

@@ -177,3 +177,109 @@ def test_bgnbd_sample_is_seeded_per_cutoff_and_predicts_every_account(transactio
     rel = np.abs(sampled["predicted_value"] - full["predicted_value"]).sum() / full["predicted_value"].sum()
     assert rel < 0.15
     assert not np.allclose(sampled["predicted_value"], full["predicted_value"])
+
+
+def _reference_reason_codes(model, X: pd.DataFrame, run_rate: np.ndarray) -> np.ndarray:
+    """The reason codes as ml.growth computed them before the tree-by-tree rewrite: one whole-frame
+    prediction per feature with that feature set to its median (most common industry)."""
+    from ml.growth import NO_REASON, REASON_WORDS
+
+    n, cols = len(X), [c for c in X.columns if c in model.columns]
+    expected = model.from_ratio(model.model.predict(X[model.columns]), run_rate)
+    contrib = np.zeros((n, len(cols)))
+    words = np.empty((n, len(cols)), dtype=object)
+    for j, col in enumerate(cols):
+        swapped = X.copy()
+        values = X[col]
+        if isinstance(values.dtype, pd.CategoricalDtype):
+            mode = values.mode()
+            ref = mode.iloc[0] if len(mode) else np.nan
+            swapped[col] = pd.Categorical([ref] * n, categories=values.cat.categories)
+            words[:, j] = ("industry " + values.astype("object").fillna("unknown").astype(str)).to_numpy()
+        else:
+            ref = values.median()
+            swapped[col] = ref
+            high, low, missing = REASON_WORDS[col]
+            v = values.to_numpy(dtype="float64")
+            words[:, j] = np.where(np.isnan(v), missing, np.where(v > ref, high, low))
+        contrib[:, j] = expected - model.from_ratio(model.model.predict(swapped[model.columns]), run_rate)
+    order = np.argsort(-np.abs(contrib), axis=1, kind="stable")[:, :3]
+    picked = np.take_along_axis(contrib, order, axis=1)
+    picked_words = np.take_along_axis(words, order, axis=1)
+    keep = np.abs(picked) >= np.maximum(0.01 * expected, 1.0)[:, None]
+    out = []
+    for i in range(n):
+        kept = [
+            f"{picked_words[i, k]} {'(+)' if picked[i, k] > 0 else '(-)'}" for k in range(3) if keep[i, k]
+        ]
+        out.append("; ".join(kept) or NO_REASON)
+    return np.array(out, dtype=object)
+
+
+@pytest.fixture(scope="module")
+def fitted() -> tuple:
+    """A fitted expected-revenue model and as-of rows with missing values and an unseen industry."""
+    from ml.growth import EXPECTED_FEATURES, fit_expected
+
+    frame = prepare_features(make_features(n_accounts=1500, n_cutoffs=10, seed=5))
+    train = frame[~frame["is_latest"] & frame["label_revenue_next_4q"].notna()]
+    y = np.clip(train["label_revenue_next_4q"].to_numpy(), 0, None)
+    model = fit_expected(train[EXPECTED_FEATURES], y, train["revenue_t12m"].to_numpy(), CFG, SEED)
+    score = frame[frame["is_latest"]].reset_index(drop=True)
+    score.loc[::7, "employees"] = np.nan  # missing values take each split's missing direction
+    score.loc[::11, "revenue_t12m"] = np.nan
+    industry = score["industry"].astype(object)
+    industry[::13] = "sector_99"  # not seen in training: predicted as missing
+    score["industry"] = pd.Categorical(industry)
+    return model, score[EXPECTED_FEATURES], score["revenue_t12m"].to_numpy()
+
+
+@pytest.mark.parametrize(("threads", "chunk_rows"), [(1, 50_000), (2, 50_000), (3, 97)])
+def test_reason_codes_equal_one_prediction_per_feature(fitted, monkeypatch, threads, chunk_rows) -> None:
+    import ml.growth as growth
+
+    model, X, run_rate = fitted
+    monkeypatch.setattr(growth, "SUBSTITUTION_CHUNK_ROWS", chunk_rows)  # 97: 16 uneven chunks
+    new = growth._reason_codes(model, X, run_rate, threads=threads)
+    old = _reference_reason_codes(model, X, run_rate)
+    assert (old != growth.NO_REASON).mean() > 0.5  # the comparison is about real codes
+    np.testing.assert_array_equal(new, old)
+
+
+def test_substituted_ratios_are_the_swapped_predictions_bit_for_bit(fitted) -> None:
+    """Not only the codes: every substituted prediction equals scikit-learn's on the swapped frame."""
+    from ml.growth import _TreeEnsemble
+
+    model, X, _ = fitted
+    refs = {"industry": "sector_03", "employees": 150.0, "momentum": 1.1, "tenure_days": np.nan}
+    ratio, swapped = _TreeEnsemble(model.model, model.columns).substituted_ratios(X, refs, threads=2)
+    np.testing.assert_array_equal(ratio, model.model.predict(X[model.columns]))
+    for col, ref in refs.items():
+        frame = X[model.columns].copy()
+        if col == "industry":
+            frame[col] = pd.Categorical([ref] * len(X), categories=X[col].cat.categories)
+        else:
+            frame[col] = ref
+        expected = model.model.predict(frame)
+        np.testing.assert_array_equal(swapped[col], expected)
+        assert (expected != ratio).any()  # the substitution changes some predictions
+
+
+def test_predict_rows_on_threads_equals_one_call(fitted, monkeypatch) -> None:
+    import ml.growth as growth
+
+    model, X, _ = fitted
+    monkeypatch.setattr(growth, "PARALLEL_MIN_ROWS", 100)
+    single = model.model.predict(X[model.columns])
+    for threads in (1, 2, 4):
+        np.testing.assert_array_equal(growth.predict_rows(model.model, X[model.columns], threads), single)
+
+
+def test_predict_threads_must_be_positive() -> None:
+    from pydantic import ValidationError
+
+    from planning.config import GrowthModelConfig
+
+    assert GrowthModelConfig().predict_threads == 2
+    with pytest.raises(ValidationError, match="predict_threads"):
+        GrowthModelConfig(predict_threads=0)
