@@ -771,7 +771,7 @@ def _reason_codes(
     return joined.where(joined != "", NO_REASON).to_numpy(dtype="object")
 
 
-SUBSTITUTION_CHUNK_ROWS = 50_000  # rows per work unit of the reason codes (memory: rows × trees floats)
+SUBSTITUTION_CHUNK_ROWS = 16_384  # rows per work unit of the reason codes (one tree's outputs stay in cache)
 CHECK_ROWS = 1_000  # rows the tree-by-tree evaluation is checked on against scikit-learn's own predict
 
 
@@ -779,13 +779,18 @@ class _TreeEnsemble:
     """A fitted HistGradientBoostingRegressor evaluated tree by tree, for median substitution.
 
     Why: the reason codes need, per feature, the prediction with that feature set to one reference
-    value. Setting feature j to m changes a tree's output for a row only if the tree splits on j and the
-    row's value and m fall on different sides of one of those splits; a whole-portfolio prediction per
-    feature evaluates every tree on every row (19 × 200 trees × the book). Here each row's per-tree
-    outputs are kept, and per feature only the trees that split on it are re-evaluated, only on the rows
-    whose value lies in a different interval between that feature's split thresholds than m (for the
-    categorical feature: a different category). The swapped sum is added up in scikit-learn's order
-    (baseline, then tree 1, 2, ...), so the floats equal those of `model.predict` on the swapped frame.
+    value m; a whole-portfolio prediction per feature evaluates every tree on every row (19 × 200 trees
+    × the book). Setting feature j to m changes a tree's output for a row only if the tree splits on j
+    with the row's value and m on different sides of one of those splits (for the categorical feature:
+    only if the row's category differs from m). So the trees are evaluated one by one on a chunk of rows,
+    and per feature each tree's output is reused except where the tree splits on the feature:
+    only the trees that split on it are re-evaluated, each only on the rows that one of its thresholds
+    on j separates from m. A row's value and m are located once among all thresholds on j (sorted);
+    a tree separates them when it has a threshold between the two locations, which a cumulative count
+    of that tree's thresholds tells in two look-ups. A missing value (or m missing) may take any split's
+    missing direction, so such rows are re-evaluated in every tree that splits on j. The swapped sum is
+    added up in scikit-learn's order (baseline, then tree 1, 2, ...), so the floats equal those of
+    `model.predict` on the swapped frame.
 
     Uses scikit-learn internals (the fitted predictors, the preprocessor, the baseline); they are pinned
     by uv.lock, and every call checks its unsubstituted prediction against the public `predict` on the
@@ -810,9 +815,6 @@ class _TreeEnsemble:
         self.categorical = {
             c: bool(categorical is not None and categorical[i]) for i, c in enumerate(columns)
         }
-        self.tree_features = [
-            set(t.nodes["feature_idx"][t.nodes["is_leaf"] == 0].tolist()) for t in self.trees
-        ]
 
     def preprocess(self, X: pd.DataFrame) -> np.ndarray:
         return np.ascontiguousarray(self.hgb._preprocess_X(X[self.columns], reset=False), dtype=np.float64)
@@ -820,25 +822,44 @@ class _TreeEnsemble:
     def _tree(self, t: int, Xp: np.ndarray) -> np.ndarray:
         return self.trees[t].predict(Xp, self.known_bitsets, self.f_idx_map, 1)
 
-    def _same_interval(self, col: str, x: np.ndarray, m: float) -> np.ndarray:
-        """Rows every split on `col` (preprocessed values x) sends the same way as the reference m."""
+    def _splits(self, col: str) -> tuple[np.ndarray, dict[int, np.ndarray]]:
+        """All thresholds on `col` (sorted, unique) and, per tree splitting on it, the cumulative count
+        of its thresholds below each of those positions (length = thresholds + 1). The categorical
+        column gets one pseudo-threshold: its trees separate every other category from m."""
         p = self.position[col]
-        both_missing = np.isnan(x) & np.isnan(m)
-        if np.isnan(m):
-            return both_missing
+        per_tree = {}
+        for t, tree in enumerate(self.trees):
+            nodes = tree.nodes
+            on = (nodes["is_leaf"] == 0) & (nodes["feature_idx"] == p)
+            if on.any():
+                per_tree[t] = np.zeros(1) if self.categorical[col] else nodes["num_threshold"][on]
         if self.categorical[col]:
-            return both_missing | (x == m)
-        thresholds = np.unique(
-            np.concatenate(
-                [
-                    t.nodes["num_threshold"][(t.nodes["is_leaf"] == 0) & (t.nodes["feature_idx"] == p)]
-                    for t in self.trees
-                ]
-            )
-        )
-        # a split sends x left when x <= threshold: same side of every split = same count of thresholds < x
-        side = np.searchsorted(thresholds, x, side="left")
-        return ~np.isnan(x) & (side == np.searchsorted(thresholds, m, side="left"))
+            return np.zeros(1), {t: np.array([0, 1]) for t in per_tree}
+        thresholds = np.unique(np.concatenate(list(per_tree.values()))) if per_tree else np.empty(0)
+        counts = {}
+        for t, own in per_tree.items():
+            at = np.bincount(np.searchsorted(thresholds, own), minlength=len(thresholds))
+            counts[t] = np.concatenate([[0], np.cumsum(at)])
+        return thresholds, counts
+
+    def _locate(self, col: str, x: np.ndarray, m: float, n_thresholds: int) -> tuple[np.ndarray, ...]:
+        """Rows whose prediction may change, and per row the range of threshold positions between x
+        and m ([0, all] where exactly one of them is missing)."""
+        x_missing, m_missing = np.isnan(x), bool(np.isnan(m))
+        if self.categorical[col]:
+            changed = (x_missing != m_missing) | (~x_missing & ~m_missing & (x != m))
+            lo = np.zeros(len(x), dtype=np.int64)
+            return changed, lo, lo + 1
+        # a split sends x left when x <= threshold, so the same side of every split = the same count of
+        # thresholds below x; searchsorted(side="left") counts them (NaN sorts after every threshold)
+        thresholds = self._thresholds[col]
+        side_x = np.searchsorted(thresholds, x, side="left")
+        side_m = 0 if m_missing else int(np.searchsorted(thresholds, m, side="left"))
+        lo, hi = np.minimum(side_x, side_m), np.maximum(side_x, side_m)
+        one_missing = x_missing != m_missing
+        lo[one_missing], hi[one_missing] = 0, n_thresholds
+        changed = one_missing | (~x_missing & ~m_missing & (side_x != side_m))
+        return changed, lo, hi
 
     def substituted_ratios(
         self, X: pd.DataFrame, refs: dict[str, object], threads: int
@@ -853,16 +874,19 @@ class _TreeEnsemble:
             else:
                 reference[col] = ref
         ref_row = self.preprocess(reference)[0]
-        positions = {col: self.position[col] for col in refs}
-        changed = {
-            col: ~self._same_interval(col, Xp[:, p], float(ref_row[p])) for col, p in positions.items()
-        }
+        self._thresholds, self._counts = {}, {}
+        located = {}
+        for col in refs:
+            self._thresholds[col], self._counts[col] = self._splits(col)
+            p = self.position[col]
+            located[col] = self._locate(col, Xp[:, p], float(ref_row[p]), len(self._thresholds[col]))
         n = len(Xp)
         size = max(1, min(SUBSTITUTION_CHUNK_ROWS, -(-n // max(1, threads))))
         bounds = [(lo, min(n, lo + size)) for lo in range(0, n, size)]
 
         def work(lo: int, hi: int) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-            return self._chunk(Xp[lo:hi], {c: m[lo:hi] for c, m in changed.items()}, positions, ref_row)
+            part = {c: tuple(a[lo:hi] for a in arrays) for c, arrays in located.items()}
+            return self._chunk(Xp[lo:hi], part, ref_row)
 
         with ThreadPoolExecutor(max_workers=max(1, threads)) as pool:
             parts = list(pool.map(lambda b: work(*b), bounds))
@@ -877,27 +901,30 @@ class _TreeEnsemble:
         return ratio, swapped
 
     def _chunk(
-        self,
-        Xp: np.ndarray,
-        changed: dict[str, np.ndarray],
-        positions: dict[str, int],
-        ref_row: np.ndarray,
+        self, Xp: np.ndarray, located: dict[str, tuple[np.ndarray, ...]], ref_row: np.ndarray
     ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-        leaves = np.empty((len(Xp), len(self.trees)), order="F")
+        """Tree by tree (scikit-learn's order): add the tree's output to the prediction and, per
+        feature, to that feature's swapped sum over its changed rows, re-evaluated where separated."""
         ratio = np.full(len(Xp), self.baseline)
-        for t in range(len(self.trees)):  # same order as scikit-learn's sum
-            leaves[:, t] = self._tree(t, Xp)
-            ratio += leaves[:, t]
+        work = []
+        for col, (changed, lo, hi) in located.items():
+            rows = np.flatnonzero(changed)
+            Xs = Xp[rows]
+            Xs[:, self.position[col]] = ref_row[self.position[col]]
+            work.append((col, rows, lo[rows], hi[rows], Xs, np.full(rows.size, self.baseline)))
+        for t in range(len(self.trees)):
+            output = self._tree(t, Xp)
+            ratio += output
+            for col, rows, lo, hi, Xs, acc in work:
+                values = output[rows]
+                counts = self._counts[col].get(t)
+                if counts is not None:
+                    which = np.flatnonzero(counts[hi] > counts[lo])
+                    if which.size:
+                        values[which] = self._tree(t, Xs[which])
+                acc += values
         swapped = {}
-        for col, p in positions.items():
-            rows = np.flatnonzero(changed[col])
-            out = ratio.copy()
-            if rows.size:
-                Xs = Xp[rows]
-                Xs[:, p] = ref_row[p]
-                acc = np.full(rows.size, self.baseline)
-                for t in range(len(self.trees)):
-                    acc += self._tree(t, Xs) if p in self.tree_features[t] else leaves[rows, t]
-                out[rows] = acc
-            swapped[col] = out
+        for col, rows, _, _, _, acc in work:
+            swapped[col] = ratio.copy()
+            swapped[col][rows] = acc
         return ratio, swapped
