@@ -283,3 +283,17 @@ def test_predict_threads_must_be_positive() -> None:
     assert GrowthModelConfig().predict_threads == 2
     with pytest.raises(ValidationError, match="predict_threads"):
         GrowthModelConfig(predict_threads=0)
+
+
+def test_predict_rows_leaves_the_fitting_thread_on_one_openmp_thread(fitted, monkeypatch) -> None:
+    """Worker threads limit their own OpenMP pool; the caller's (where the fits run) stays at 1."""
+    from threadpoolctl import threadpool_info, threadpool_limits
+
+    import ml.growth as growth
+
+    model, X, _ = fitted
+    monkeypatch.setattr(growth, "PARALLEL_MIN_ROWS", 100)
+    with threadpool_limits(limits=1, user_api="openmp"):
+        growth.predict_rows(model.model, X[model.columns], 2)
+        pools = [p["num_threads"] for p in threadpool_info() if p["user_api"] == "openmp"]
+    assert pools and all(n == 1 for n in pools)
