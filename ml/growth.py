@@ -36,10 +36,20 @@
   Gamma-Gamma predictions passed in per cutoff) are scored at every labelled origin. Averages are taken
   over the origins where the model was evaluated, so every predictor is averaged over the same origins.
 
+Large books: each fit (every backtest origin and the final refit, expected-revenue and wallet model
+alike) trains on at most `max_training_rows` rows, a seeded sample stratified by cut-off and label band
+(`training_sample`); the metrics report the cap and the rows sampled out of those available. The cost of
+a fit grows with its rows, and at 500,000 accounts the final refit alone had 4.5M rows. On the default
+demo (20,000 accounts) only the final refit (~162,000 labelled rows) exceeds the default cap of 100,000;
+capping every fit there at 50,000 rows left the backtest as good (MAE 2,824 → 2,822, RMSE 7,513 →
+7,553, Spearman 0.968 → 0.970, top-decile capture 0.607 → 0.608; benchmarks/growth.py).
+
 Threads: scikit-learn's histogram gradient boosting parallelises with OpenMP, which contends badly on
 small shared machines (single fits of ~1 s took 20–60 s on 2 busy cores). This module sets
 OMP_NUM_THREADS=1 before importing scikit-learn's ensemble module unless the variable is already set,
-and limits the OpenMP pool around every fit and predict (threadpoolctl).
+and limits the OpenMP pool around every fit (threadpoolctl). Predictions, whose cost grows with the
+book, are split by rows over `growth_model.predict_threads` Python threads of one OpenMP thread each
+(`predict_rows`, `_TreeEnsemble`): rows are independent, so the result is the single-thread result.
 """
 
 from __future__ import annotations
@@ -50,11 +60,15 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")  # before sklearn.ensemble is impo
 
 import hashlib
 import json
+import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date
 
+import duckdb
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 from scipy.stats import spearmanr
 from sklearn.ensemble import HistGradientBoostingRegressor
 from threadpoolctl import threadpool_limits
@@ -88,6 +102,8 @@ EXPECTED_FEATURES = CATEGORICAL_FEATURES + NUMERIC_FEATURES
 # Wallet look-alikes: who the account is, not how much it buys from us.
 POTENTIAL_FEATURES = ["industry", "employees", "annual_revenue", "n_contacts", "n_contact_roles"]
 REQUIRED_COLUMNS = KEY_COLUMNS + CATEGORICAL_FEATURES + MART_FEATURES
+ARROW_BATCH_ROWS = 1_000_000  # rows per Arrow record batch when reading the features
+PARALLEL_MIN_ROWS = 5_000  # fewer rows per thread than this: one thread predicts (start-up costs more)
 MAX_CATEGORIES = 250  # HistGradientBoosting accepts at most 255 categories per feature
 PREDICTORS = ("model", "baseline_runrate", "baseline_lastq", "baseline_bgnbd")
 METRICS = ("mae", "rmse", "spearman", "top_decile_capture", "bias")
@@ -146,6 +162,7 @@ def train_and_score(
     config_hash: str = "",
     history_start: date | pd.Timestamp | None = None,
     bgnbd: pd.DataFrame | None = None,
+    timings: dict[str, dict[str, float]] | None = None,
 ) -> GrowthResult:
     """Rolling-origin backtest against the baselines, then refit on every label and score the as-of rows.
 
@@ -175,6 +192,10 @@ def train_and_score(
     origins = sorted(frame.loc[labelled, "cutoff_date"].unique())
     model_origins = []
     last_train = None
+    sampled = {"rows": 0, "of": 0}
+    timings = timings if timings is not None else {}
+    fit_clock = _Clock()
+    threads = cfg.predict_threads
     with threadpool_limits(limits=_omp_threads(), user_api="openmp"):
         for origin in origins:
             origin = pd.Timestamp(origin)
@@ -192,14 +213,14 @@ def train_and_score(
                 preds["baseline_bgnbd"] = bg[at]
             coverage = np.nan
             if train.sum() >= cfg.min_training_rows and np.clip(y[train], 0, None).sum() > 0:
-                fitted = fit_expected(
-                    frame.loc[train, EXPECTED_FEATURES], y[train], run_rate[train], cfg, seed
-                )
-                preds["model"] = fitted.predict(frame.loc[at, EXPECTED_FEATURES], run_rate[at])
-                wallet = fit_potential(frame.loc[train], y[train], cfg, seed)
-                buyers = actual > 0
-                if buyers.any():
-                    coverage = float(np.mean(actual[buyers] <= wallet.predict(frame.loc[at])[buyers]))
+                with fit_clock:
+                    model, wallet = _fit_both(frame, y, run_rate, train, quarter, cfg, seed, sampled)
+                    at_rows = frame.loc[at]
+                    preds["model"] = model.predict(at_rows[EXPECTED_FEATURES], run_rate[at], threads)
+                    buyers = actual > 0
+                    if buyers.any():
+                        at_wallet = wallet.predict(at_rows, threads)
+                        coverage = float(np.mean(actual[buyers] <= at_wallet[buyers]))
                 model_origins.append(origin)
                 last_train = train
             for name, pred in preds.items():
@@ -213,6 +234,7 @@ def train_and_score(
                         "potential_coverage": coverage if name == "model" else np.nan,
                     }
                 )
+        timings["backtest_fits"] = fit_clock.figures()
         if not model_origins:
             problem = (
                 f"no labelled cutoff has {cfg.min_training_rows} training rows (growth_model.min_training_rows) "
@@ -223,14 +245,15 @@ def train_and_score(
             raise InsufficientHistoryError(_history_message(frame, quarter, labelled, h, problem))
 
         # refit on every label and score the as-of cutoff
-        model = fit_expected(
-            frame.loc[labelled, EXPECTED_FEATURES], y[labelled], run_rate[labelled], cfg, seed
-        )
-        wallet = fit_potential(frame.loc[labelled], y[labelled], cfg, seed)
-        score_frame = frame.loc[latest]
-        expected = model.predict(score_frame[EXPECTED_FEATURES], run_rate[latest])
-        quantile = np.clip(wallet.predict(score_frame), 0, None)
-        reasons = _reason_codes(model, score_frame[EXPECTED_FEATURES], run_rate[latest])
+        with _Clock() as final_clock:
+            model, wallet = _fit_both(frame, y, run_rate, labelled, quarter, cfg, seed, sampled)
+            score_frame = frame.loc[latest]
+            expected = model.predict(score_frame[EXPECTED_FEATURES], run_rate[latest], threads)
+            quantile = np.clip(wallet.predict(score_frame, threads), 0, None)
+        timings["final_fit"] = final_clock.figures()
+        with _Clock() as reason_clock:
+            reasons = _reason_codes(model, score_frame[EXPECTED_FEATURES], run_rate[latest], threads)
+        timings["reason_codes"] = reason_clock.figures()
 
     revenue_t12m = run_rate[latest]
     potential = np.fmax(np.fmax(quantile, expected), np.nan_to_num(revenue_t12m))
@@ -275,6 +298,9 @@ def train_and_score(
             "scoring_cutoff": score_frame["cutoff_date"].max().date().isoformat(),
             "horizon_quarters": h,
             "model_n_iter": int(model.model.n_iter_),
+            "max_training_rows": cfg.max_training_rows,
+            "training_rows_sampled": sampled["rows"],  # over every fit of the backtest and the final refit
+            "training_rows_available": sampled["of"],
             "exposure_floor": model.floor,
             "calibration": model.calibration,
             "seed": seed,
@@ -312,6 +338,47 @@ def backtest_markdown(backtest: pd.DataFrame) -> str:
     return table.to_markdown(index=False, floatfmt=",.3f")
 
 
+def read_features(
+    con: duckdb.DuckDBPyConnection, sql: str, batch_rows: int = ARROW_BATCH_ROWS
+) -> pd.DataFrame:
+    """The columns the model uses from `sql` (fct_account_features, optionally with n_contact_roles),
+    read through Arrow record batches of `batch_rows` and assembled as one numpy array per column.
+
+    Why not `.df()`: it materialises every mart column (about twice the model's) as float64/object and
+    then prepare_features copies them again; here only the needed columns leave DuckDB, numbers arrive
+    as float64 arrays with NULL as NaN and nothing else is copied. Same frame as `.df()` would give
+    for these columns (tests/unit/test_growth.py checks it).
+    """
+    probe = con.execute(f"select * from ({sql}) limit 0")
+    present = [d[0] for d in probe.description]
+    wanted = [c for c in REQUIRED_COLUMNS + OPTIONAL_FEATURES if c in present]
+    if missing := [c for c in REQUIRED_COLUMNS if c not in present]:
+        raise GrowthInputError(
+            f"fct_account_features lacks columns {missing}; the growth model needs {REQUIRED_COLUMNS}"
+        )
+    projected = ", ".join(f'"{c}"' for c in wanted)
+    reader = con.sql(f"select {projected} from ({sql}) order by cutoff_date, account_id").to_arrow_reader(
+        batch_rows
+    )
+    parts: dict[str, list[np.ndarray]] = {c: [] for c in wanted}
+    for batch in reader:
+        for name, column in zip(batch.schema.names, batch.columns, strict=True):
+            parts[name].append(_arrow_to_numpy(column))
+    data = {c: (np.concatenate(v) if v else np.empty(0)) for c, v in parts.items()}
+    return pd.DataFrame(data, copy=False)
+
+
+def _arrow_to_numpy(column: pa.Array) -> np.ndarray:
+    """One Arrow column as numpy: numbers → float64 (NULL → NaN), dates → datetime64, booleans →
+    object only when they hold NULLs, strings → object."""
+    kind = column.type
+    if pa.types.is_integer(kind) or pa.types.is_floating(kind) or pa.types.is_decimal(kind):
+        return column.cast(pa.float64()).to_numpy(zero_copy_only=False)
+    if pa.types.is_date(kind) or pa.types.is_timestamp(kind):
+        return column.cast(pa.timestamp("us")).to_numpy(zero_copy_only=False)
+    return column.to_numpy(zero_copy_only=False)
+
+
 def prepare_features(
     features: pd.DataFrame, history_start: date | pd.Timestamp | None = None
 ) -> pd.DataFrame:
@@ -323,11 +390,13 @@ def prepare_features(
             f"fct_account_features lacks columns {missing}; the growth model needs {REQUIRED_COLUMNS}"
         )
     keep = REQUIRED_COLUMNS + [c for c in OPTIONAL_FEATURES if c in features.columns]
-    frame = features[keep].sort_values(["cutoff_date", "account_id"], kind="stable").reset_index(drop=True)
+    frame = features[keep].reset_index(drop=True)
+    frame["cutoff_date"] = pd.to_datetime(frame["cutoff_date"])
+    if not _sorted_by_cutoff_and_account(frame):  # read_features delivers them sorted: skip the sort
+        frame = frame.sort_values(["cutoff_date", "account_id"], kind="stable").reset_index(drop=True)
     for col in OPTIONAL_FEATURES:
         if col not in frame:
             frame[col] = np.nan
-    frame["cutoff_date"] = pd.to_datetime(frame["cutoff_date"])
     frame["is_latest"] = frame["is_latest"].fillna(False).astype(bool)
     dupes = frame.duplicated(["account_id", "cutoff_date"])
     if dupes.any():
@@ -359,6 +428,21 @@ def prepare_features(
         frame["revenue_per_contact"] = rev / frame["n_contacts"].where(frame["n_contacts"] > 0)
         frame["margin_pct"] = frame["gross_margin_t12m"] / positive
     return frame
+
+
+def _sorted_by_cutoff_and_account(frame: pd.DataFrame) -> bool:
+    """Whether rows are already in (cutoff_date, account_id) order: a check costs one comparison per
+    row, a sort of millions of string keys many."""
+    accounts = frame["account_id"]
+    if len(frame) < 2 or accounts.isna().any() or frame["cutoff_date"].isna().any():
+        return len(frame) < 2
+    cut = frame["cutoff_date"].to_numpy()
+    acc = accounts.to_numpy(dtype=object)
+    try:
+        ok = (cut[1:] > cut[:-1]) | ((cut[1:] == cut[:-1]) & (acc[1:] >= acc[:-1]))
+    except TypeError:  # mixed key types: let pandas sort them
+        return False
+    return bool(ok.all())
 
 
 def _history_message(
@@ -416,6 +500,107 @@ def _min_leaf(cfg: GrowthModelConfig, n_rows: int) -> int:
     return int(min(cfg.min_samples_leaf, max(20, n_rows // 50)))
 
 
+class _Clock:
+    """Accumulated wall and CPU seconds over the `with` blocks it times."""
+
+    def __init__(self) -> None:
+        self.seconds = self.cpu_seconds = 0.0
+
+    def __enter__(self) -> _Clock:
+        self._wall, self._cpu = time.perf_counter(), time.process_time()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.seconds += time.perf_counter() - self._wall
+        self.cpu_seconds += time.process_time() - self._cpu
+
+    def figures(self) -> dict[str, float]:
+        return {"seconds": round(self.seconds, 3), "cpu_seconds": round(self.cpu_seconds, 3)}
+
+
+def label_bands(y: np.ndarray, n_bands: int = 10) -> np.ndarray:
+    """0 for a zero label, else 1..n_bands by quantile of the positive labels (the strata of a sample)."""
+    bands = np.zeros(len(y), dtype=np.int64)
+    positive = y > 0
+    if positive.any():
+        edges = np.quantile(y[positive], np.linspace(0, 1, n_bands + 1)[1:-1])
+        bands[positive] = 1 + np.searchsorted(edges, y[positive], side="right")
+    return bands
+
+
+def training_sample(strata: np.ndarray, max_rows: int, seed: int) -> np.ndarray:
+    """Sorted positions of a seeded sample of at most `max_rows` rows, every stratum at the same rate.
+
+    Proportional allocation (largest remainder, so exactly `max_rows` rows), then within each stratum
+    the rows with the smallest seeded random keys. With max_rows = 0 or no more rows than that: all.
+    Why: the fits' cost grows with rows, and a histogram gradient boosting fit on a few hundred thousand
+    rows of a few dozen features learns the same splits as one on millions; stratifying by cut-off and
+    label band keeps every period and the rare large buyers represented at their true share.
+    """
+    n = len(strata)
+    if max_rows <= 0 or n <= max_rows:
+        return np.arange(n)
+    groups, inverse, counts = np.unique(strata, return_inverse=True, return_counts=True)
+    exact = counts * (max_rows / n)
+    quota = np.floor(exact).astype(np.int64)
+    short = max_rows - int(quota.sum())
+    if short > 0:  # largest fractional parts first; ties by stratum order
+        quota[np.argsort(-(exact - quota), kind="stable")[:short]] += 1
+    key = np.random.default_rng(seed).random(n)
+    order = np.lexsort((key, inverse))
+    starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
+    rank = np.empty(n, dtype=np.int64)
+    rank[order] = np.arange(n) - starts[inverse[order]]
+    return np.flatnonzero(rank < quota[inverse])
+
+
+def _fit_both(
+    frame: pd.DataFrame,
+    y: np.ndarray,
+    run_rate: np.ndarray,
+    train: np.ndarray,
+    quarter: np.ndarray,
+    cfg: GrowthModelConfig,
+    seed: int,
+    sampled: dict[str, int],
+) -> tuple[ExpectedModel, PotentialModel]:
+    """The expected-revenue and wallet models on the `train` rows, each on a stratified sample of at most
+    cfg.max_training_rows (strata: cut-off quarter × label band); `sampled` counts rows used / available."""
+    rows = np.flatnonzero(train)
+    strata = quarter[rows] * 16 + label_bands(y[rows])
+    pick = rows[training_sample(strata, cfg.max_training_rows, seed)]
+    model = fit_expected(frame[EXPECTED_FEATURES].take(pick), y[pick], run_rate[pick], cfg, seed)
+    buyers = rows[y[rows] > 0]
+    strata = quarter[buyers] * 16 + label_bands(y[buyers])
+    pick_buyers = buyers[training_sample(strata, cfg.max_training_rows, seed)]
+    wallet = fit_potential(frame.take(pick_buyers), y[pick_buyers], cfg, seed)
+    sampled["rows"] += len(pick) + len(pick_buyers)
+    sampled["of"] += len(rows) + len(buyers)
+    return model, wallet
+
+
+def predict_rows(model: HistGradientBoostingRegressor, X: pd.DataFrame, threads: int) -> np.ndarray:
+    """`model.predict(X)` with the rows split into `threads` contiguous parts predicted side by side.
+
+    Why threads of one OpenMP thread each rather than OpenMP on 2 threads: a tree's prediction of a row
+    depends on that row alone (so the parts concatenate to exactly the single-call floats), and
+    independent parts need no OpenMP barrier per tree, which on a busy shared machine is where OpenMP
+    loses its time (see the module docstring). scikit-learn's tree traversal releases the GIL.
+    """
+    n = len(X)
+    if threads <= 1 or n < 2 * PARALLEL_MIN_ROWS:
+        return model.predict(X)
+    parts = min(threads, n // PARALLEL_MIN_ROWS)
+    edges = np.linspace(0, n, parts + 1).astype(int)
+
+    def part(k: int) -> np.ndarray:
+        with threadpool_limits(limits=1, user_api="openmp"):  # this thread's OpenMP pool
+            return model.predict(X.iloc[edges[k] : edges[k + 1]])
+
+    with ThreadPoolExecutor(max_workers=parts) as pool:
+        return np.concatenate(list(pool.map(part, range(parts))))
+
+
 def _usable(X: pd.DataFrame) -> list[str]:
     """Columns with at least one known value (an all-missing column cannot be binned)."""
     return [c for c in X.columns if X[c].notna().any()]
@@ -433,14 +618,14 @@ class ExpectedModel:
     def exposure(self, run_rate: np.ndarray) -> np.ndarray:
         return np.fmax(np.nan_to_num(run_rate), self.floor)
 
-    def log_ratio(self, X: pd.DataFrame) -> np.ndarray:
-        return self.model.predict(X[self.columns])
+    def log_ratio(self, X: pd.DataFrame, threads: int = 1) -> np.ndarray:
+        return predict_rows(self.model, X[self.columns], threads)
 
     def from_ratio(self, ratio: np.ndarray, run_rate: np.ndarray) -> np.ndarray:
         return np.clip(np.expm1(ratio + np.log1p(self.exposure(run_rate))) * self.calibration, 0, None)
 
-    def predict(self, X: pd.DataFrame, run_rate: np.ndarray) -> np.ndarray:
-        return self.from_ratio(self.log_ratio(X), run_rate)
+    def predict(self, X: pd.DataFrame, run_rate: np.ndarray, threads: int = 1) -> np.ndarray:
+        return self.from_ratio(self.log_ratio(X, threads), run_rate)
 
 
 def fit_expected(
@@ -475,10 +660,10 @@ class PotentialModel:
     columns: list[str]
     fallback: float  # the quantile over all buyers, when no look-alike feature has a value
 
-    def predict(self, frame: pd.DataFrame) -> np.ndarray:
+    def predict(self, frame: pd.DataFrame, threads: int = 1) -> np.ndarray:
         if self.model is None:
             return np.full(len(frame), self.fallback)
-        return np.clip(np.expm1(self.model.predict(frame[self.columns])), 0, None)
+        return np.clip(np.expm1(predict_rows(self.model, frame[self.columns], threads)), 0, None)
 
 
 def fit_potential(frame: pd.DataFrame, y: np.ndarray, cfg: GrowthModelConfig, seed: int) -> PotentialModel:
@@ -529,37 +714,45 @@ def _top_decile_capture(pred: np.ndarray, actual: np.ndarray) -> float:
     return float(actual[top].sum() / total)
 
 
-def _reason_codes(model: ExpectedModel, X: pd.DataFrame, run_rate: np.ndarray) -> np.ndarray:
+def _reason_codes(
+    model: ExpectedModel, X: pd.DataFrame, run_rate: np.ndarray, threads: int = 1
+) -> np.ndarray:
     """Up to three features that most raised (+) or lowered (-) each account's expected revenue.
 
     Method (one-at-a-time median substitution): for each feature, predict the whole portfolio again with
     that feature set to the portfolio's median (most common industry) and express the change in currency
-    at the account's own run-rate. One batch prediction per feature. The account's run-rate is the
-    starting point, so the codes say what moves the account above or below it relative to a typical
-    account, not that big accounts are big. The method ignores interactions and splits credit poorly
-    between correlated features: a readable pointer, not an attribution with guarantees (SHAP would be).
-    Changes below 1 % of the account's expected revenue (or below 1 currency unit) are not reported.
+    at the account's own run-rate. The account's run-rate is the starting point, so the codes say what
+    moves the account above or below it relative to a typical account, not that big accounts are big.
+    The method ignores interactions and splits credit poorly between correlated features: a readable
+    pointer, not an attribution with guarantees (SHAP would be). Changes below 1 % of the account's
+    expected revenue (or below 1 currency unit) are not reported.
+
+    The substituted predictions are computed by `_TreeEnsemble.substituted_ratios`, which re-evaluates
+    only the trees and rows the substitution can change, on `threads` threads; the results are the same
+    floats a whole-portfolio prediction per feature gives (tests/unit/test_growth_scale.py checks it).
     """
     n, cols = len(X), [c for c in X.columns if c in model.columns]
-    ratio = model.log_ratio(X)
-    expected = model.from_ratio(ratio, run_rate)
-    contrib = np.zeros((n, len(cols)))
+    if n == 0:
+        return np.empty(0, dtype=object)
+    ensemble = _TreeEnsemble(model.model, model.columns)
+    refs: dict[str, object] = {}
     words = np.empty((n, len(cols)), dtype=object)
-    for j, col in enumerate(cols):  # one batch prediction per feature, never per account
-        swapped = X.copy()
+    for j, col in enumerate(cols):
         values = X[col]
         if isinstance(values.dtype, pd.CategoricalDtype):
             mode = values.mode()
-            ref = mode.iloc[0] if len(mode) else np.nan
-            swapped[col] = pd.Categorical([ref] * n, categories=values.cat.categories)
+            refs[col] = mode.iloc[0] if len(mode) else np.nan
             words[:, j] = ("industry " + values.astype("object").fillna("unknown").astype(str)).to_numpy()
         else:
-            ref = values.median()
-            swapped[col] = ref
+            refs[col] = values.median()
             high, low, missing = REASON_WORDS[col]
             v = values.to_numpy(dtype="float64")
-            words[:, j] = np.where(np.isnan(v), missing, np.where(v > ref, high, low))
-        contrib[:, j] = expected - model.from_ratio(model.log_ratio(swapped), run_rate)
+            words[:, j] = np.where(np.isnan(v), missing, np.where(v > refs[col], high, low))
+    ratio, swapped = ensemble.substituted_ratios(X[model.columns], refs, threads)
+    expected = model.from_ratio(ratio, run_rate)
+    contrib = np.zeros((n, len(cols)))
+    for j, col in enumerate(cols):
+        contrib[:, j] = expected - model.from_ratio(np.ascontiguousarray(swapped[col]), run_rate)
 
     order = np.argsort(-np.abs(contrib), axis=1, kind="stable")[:, :3]
     picked = np.take_along_axis(contrib, order, axis=1)
@@ -576,3 +769,162 @@ def _reason_codes(model: ExpectedModel, X: pd.DataFrame, run_rate: np.ndarray) -
     for part in parts[1:]:
         joined = joined.where(part == "", joined + "; " + part)
     return joined.where(joined != "", NO_REASON).to_numpy(dtype="object")
+
+
+SUBSTITUTION_CHUNK_ROWS = 16_384  # rows per work unit of the reason codes (one tree's outputs stay in cache)
+CHECK_ROWS = 1_000  # rows the tree-by-tree evaluation is checked on against scikit-learn's own predict
+
+
+class _TreeEnsemble:
+    """A fitted HistGradientBoostingRegressor evaluated tree by tree, for median substitution.
+
+    Why: the reason codes need, per feature, the prediction with that feature set to one reference
+    value m; a whole-portfolio prediction per feature evaluates every tree on every row (19 × 200 trees
+    × the book). Setting feature j to m changes a tree's output for a row only if the tree splits on j
+    with the row's value and m on different sides of one of those splits (for the categorical feature:
+    only if the row's category differs from m). So the trees are evaluated one by one on a chunk of rows,
+    and per feature each tree's output is reused except where the tree splits on the feature:
+    only the trees that split on it are re-evaluated, each only on the rows that one of its thresholds
+    on j separates from m. A row's value and m are located once among all thresholds on j (sorted);
+    a tree separates them when it has a threshold between the two locations, which a cumulative count
+    of that tree's thresholds tells in two look-ups. A missing value (or m missing) may take any split's
+    missing direction, so such rows are re-evaluated in every tree that splits on j. The swapped sum is
+    added up in scikit-learn's order (baseline, then tree 1, 2, ...), so the floats equal those of
+    `model.predict` on the swapped frame.
+
+    Uses scikit-learn internals (the fitted predictors, the preprocessor, the baseline); they are pinned
+    by uv.lock, and every call checks its unsubstituted prediction against the public `predict` on the
+    first rows, so a change in them fails loudly instead of giving different reason codes.
+    """
+
+    def __init__(self, hgb: HistGradientBoostingRegressor, columns: list[str]) -> None:
+        if hgb.n_trees_per_iteration_ != 1:
+            raise ValueError("median substitution expects one tree per boosting iteration (a regressor)")
+        self.hgb, self.columns = hgb, list(columns)
+        self.trees = [stage[0] for stage in hgb._predictors]
+        self.baseline = float(np.asarray(hgb._baseline_prediction).ravel()[0])
+        self.known_bitsets, self.f_idx_map = hgb._bin_mapper.make_known_categories_bitsets()
+        categorical = hgb.is_categorical_
+        # the preprocessor puts categorical columns first, the others after them, each in input order
+        order = (
+            np.arange(len(self.columns))
+            if categorical is None
+            else np.concatenate([np.flatnonzero(categorical), np.flatnonzero(~categorical)])
+        )
+        self.position = {self.columns[i]: p for p, i in enumerate(order)}
+        self.categorical = {
+            c: bool(categorical is not None and categorical[i]) for i, c in enumerate(columns)
+        }
+
+    def preprocess(self, X: pd.DataFrame) -> np.ndarray:
+        return np.ascontiguousarray(self.hgb._preprocess_X(X[self.columns], reset=False), dtype=np.float64)
+
+    def _tree(self, t: int, Xp: np.ndarray) -> np.ndarray:
+        return self.trees[t].predict(Xp, self.known_bitsets, self.f_idx_map, 1)
+
+    def _splits(self, col: str) -> tuple[np.ndarray, dict[int, np.ndarray]]:
+        """All thresholds on `col` (sorted, unique) and, per tree splitting on it, the cumulative count
+        of its thresholds below each of those positions (length = thresholds + 1). The categorical
+        column gets one pseudo-threshold: its trees separate every other category from m."""
+        p = self.position[col]
+        per_tree = {}
+        for t, tree in enumerate(self.trees):
+            nodes = tree.nodes
+            on = (nodes["is_leaf"] == 0) & (nodes["feature_idx"] == p)
+            if on.any():
+                per_tree[t] = np.zeros(1) if self.categorical[col] else nodes["num_threshold"][on]
+        if self.categorical[col]:
+            return np.zeros(1), {t: np.array([0, 1]) for t in per_tree}
+        thresholds = np.unique(np.concatenate(list(per_tree.values()))) if per_tree else np.empty(0)
+        counts = {}
+        for t, own in per_tree.items():
+            at = np.bincount(np.searchsorted(thresholds, own), minlength=len(thresholds))
+            counts[t] = np.concatenate([[0], np.cumsum(at)])
+        return thresholds, counts
+
+    def _locate(self, col: str, x: np.ndarray, m: float, n_thresholds: int) -> tuple[np.ndarray, ...]:
+        """Rows whose prediction may change, and per row the range of threshold positions between x
+        and m ([0, all] where exactly one of them is missing)."""
+        x_missing, m_missing = np.isnan(x), bool(np.isnan(m))
+        if self.categorical[col]:
+            changed = (x_missing != m_missing) | (~x_missing & ~m_missing & (x != m))
+            lo = np.zeros(len(x), dtype=np.int64)
+            return changed, lo, lo + 1
+        # a split sends x left when x <= threshold, so the same side of every split = the same count of
+        # thresholds below x; searchsorted(side="left") counts them (NaN sorts after every threshold)
+        thresholds = self._thresholds[col]
+        side_x = np.searchsorted(thresholds, x, side="left")
+        side_m = 0 if m_missing else int(np.searchsorted(thresholds, m, side="left"))
+        lo, hi = np.minimum(side_x, side_m), np.maximum(side_x, side_m)
+        one_missing = x_missing != m_missing
+        lo[one_missing], hi[one_missing] = 0, n_thresholds
+        changed = one_missing | (~x_missing & ~m_missing & (side_x != side_m))
+        return changed, lo, hi
+
+    def substituted_ratios(
+        self, X: pd.DataFrame, refs: dict[str, object], threads: int
+    ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        """The prediction, and per column in `refs` the prediction with that column set to its value."""
+        Xp = self.preprocess(X)
+        reference = X[self.columns].iloc[:1].copy()
+        for col, ref in refs.items():
+            values = X[col]
+            if isinstance(values.dtype, pd.CategoricalDtype):
+                reference[col] = pd.Categorical([ref], categories=values.cat.categories)
+            else:
+                reference[col] = ref
+        ref_row = self.preprocess(reference)[0]
+        self._thresholds, self._counts = {}, {}
+        located = {}
+        for col in refs:
+            self._thresholds[col], self._counts[col] = self._splits(col)
+            p = self.position[col]
+            located[col] = self._locate(col, Xp[:, p], float(ref_row[p]), len(self._thresholds[col]))
+        n = len(Xp)
+        size = max(1, min(SUBSTITUTION_CHUNK_ROWS, -(-n // max(1, threads))))
+        bounds = [(lo, min(n, lo + size)) for lo in range(0, n, size)]
+
+        def work(lo: int, hi: int) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+            part = {c: tuple(a[lo:hi] for a in arrays) for c, arrays in located.items()}
+            return self._chunk(Xp[lo:hi], part, ref_row)
+
+        with ThreadPoolExecutor(max_workers=max(1, threads)) as pool:
+            parts = list(pool.map(lambda b: work(*b), bounds))
+        ratio = np.concatenate([p[0] for p in parts])
+        swapped = {col: np.concatenate([p[1][col] for p in parts]) for col in refs}
+        check = min(n, CHECK_ROWS)
+        if not np.array_equal(ratio[:check], self.hgb.predict(X[self.columns].iloc[:check])):
+            raise RuntimeError(
+                "tree-by-tree evaluation differs from HistGradientBoostingRegressor.predict: the "
+                "scikit-learn version changed its internals; update ml.growth._TreeEnsemble"
+            )
+        return ratio, swapped
+
+    def _chunk(
+        self, Xp: np.ndarray, located: dict[str, tuple[np.ndarray, ...]], ref_row: np.ndarray
+    ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        """Tree by tree (scikit-learn's order): add the tree's output to the prediction and, per
+        feature, to that feature's swapped sum over its changed rows, re-evaluated where separated."""
+        ratio = np.full(len(Xp), self.baseline)
+        work = []
+        for col, (changed, lo, hi) in located.items():
+            rows = np.flatnonzero(changed)
+            Xs = Xp[rows]
+            Xs[:, self.position[col]] = ref_row[self.position[col]]
+            work.append((col, rows, lo[rows], hi[rows], Xs, np.full(rows.size, self.baseline)))
+        for t in range(len(self.trees)):
+            output = self._tree(t, Xp)
+            ratio += output
+            for col, rows, lo, hi, Xs, acc in work:
+                values = output[rows]
+                counts = self._counts[col].get(t)
+                if counts is not None:
+                    which = np.flatnonzero(counts[hi] > counts[lo])
+                    if which.size:
+                        values[which] = self._tree(t, Xs[which])
+                acc += values
+        swapped = {}
+        for col, rows, _, _, _, acc in work:
+            swapped[col] = ratio.copy()
+            swapped[col][rows] = acc
+        return ratio, swapped

@@ -157,6 +157,10 @@ class GrowthModelConfig(_Strict):
     max_leaf_nodes: int = Field(31, ge=2, le=1024)
     min_training_rows: int = Field(200, ge=10)
     min_samples_leaf: int = Field(200, ge=1, le=100_000)
+    # Approximations for large books (0 = off); both are seeded by the plan seed and reported in the metrics.
+    max_training_rows: int = Field(100_000, ge=0)  # per fit: a stratified sample above this
+    bgnbd_sample_rows: int = Field(20_000, ge=0)  # per cut-off: BG/NBD + Gamma-Gamma fitted on a sample
+    predict_threads: int = Field(2, ge=1, le=64)  # threads for predictions (fits stay on OMP_NUM_THREADS)
 
 
 class SizeTier(_Strict):

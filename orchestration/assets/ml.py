@@ -1,30 +1,19 @@
 """ML group: growth-potential scores, then segments and coverage tiers, written to schema `ml`."""
 
-import time
+import json
 
 import dagster as dg
 import joblib
 import pandas as pd
 
-from ml.backtest import bgnbd_predictions, daily_totals, rfm_summary
-from ml.growth import backtest_markdown, train_and_score
+from ml.growth import backtest_markdown
 from ml.overrides import AUDIT_COLUMNS, apply_overrides, read_overrides
 from ml.segments import assign_coverage, assign_overlays, assign_segments, explain_coverage
+from ml.stage import run_growth_stage
 from orchestration import settings
 from orchestration.metadata import figures, preview
 from orchestration.partitions import ONE_PLAN_PER_RUN, quarterly_partitions
 from orchestration.resources import PlanConfigResource, Warehouse
-
-FEATURES_SQL = """
-select f.*, a.n_contact_roles
-from marts.fct_account_features f
-join marts.dim_accounts a using (account_id)
-"""
-DAILY_TRANSACTIONS_SQL = """
-create or replace temp view tx as
-select account_id, order_date, net_amount as amount, order_id as order_key
-from staging.stg_erp__transactions
-"""
 
 
 @dg.asset(
@@ -44,32 +33,13 @@ def growth_scores(context: dg.AssetExecutionContext, warehouse: Warehouse, plan_
     """Expected revenue over the next four quarters and potential (wallet) per account, with a
     rolling-origin backtest against run-rate, last-quarter and BG/NBD + Gamma-Gamma baselines."""
     cfg = plan_config.load()
-    gm = cfg.growth_model
-    features = warehouse.query_df(FEATURES_SQL)
-    history_start = warehouse.query_df(
-        "select min(data_first_quarter_start) as d from intermediate.int_plan_calendar"
-    )["d"].iloc[0]
-    labelled = sorted(features.loc[features["label_revenue_next_4q"].notna(), "cutoff_date"].unique())
-    started = time.perf_counter()
     with warehouse.connection() as con:
-        con.execute(DAILY_TRANSACTIONS_SQL)
-        daily_totals(con)
-        rfm = rfm_summary(con, [pd.Timestamp(c).date() for c in labelled])
-    bgnbd, failed = bgnbd_predictions(rfm, round(365.25 * gm.horizon_quarters / 4))
+        stage = run_growth_stage(con, cfg)
+    result, failed = stage.result, stage.bgnbd_failed
     bgnbd_error = "; ".join(f"{cutoff}: {why}" for cutoff, why in failed.items())
     if failed:  # a baseline that cannot be fitted at a cut-off is reported, not hidden or filled in
         context.log.warning(f"BG/NBD baseline left out at {len(failed)} cut-off(s): {bgnbd_error}")
-    bgnbd_seconds = time.perf_counter() - started
-    started = time.perf_counter()
-    result = train_and_score(
-        features,
-        gm,
-        seed=cfg.seed,
-        config_hash=cfg.config_hash(),
-        history_start=history_start,
-        bgnbd=bgnbd,
-    )
-    train_seconds = time.perf_counter() - started
+    steps = stage.steps
     model_dir = settings.warehouse_path().parent / "models"
     model_dir.mkdir(parents=True, exist_ok=True)
     model_path = model_dir / f"{result.model_version}.pkl"
@@ -80,8 +50,10 @@ def growth_scores(context: dg.AssetExecutionContext, warehouse: Warehouse, plan_
     metrics = {
         **result.metrics,
         "model_path": str(model_path),
-        "train_seconds": round(train_seconds, 2),
-        "bgnbd_seconds": round(bgnbd_seconds, 2),
+        "train_seconds": steps["train_and_score"]["seconds"],
+        "bgnbd_seconds": round(steps["bgnbd_inputs_sql"]["seconds"] + steps["bgnbd_fit"]["seconds"], 2),
+        "bgnbd_sample_rows": cfg.growth_model.bgnbd_sample_rows,
+        "stage_steps": json.dumps(steps, separators=(",", ":")),
         "baseline_bgnbd_error": bgnbd_error,
         "run_id": context.run.run_id,
     }

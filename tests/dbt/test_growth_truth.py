@@ -30,8 +30,8 @@ END_DATE = date(2025, 12, 31)
 
 @pytest.fixture(scope="module")
 def scored(tmp_path_factory: pytest.TempPathFactory):
-    from ml.growth import train_and_score
-    from orchestration.assets.ml import FEATURES_SQL
+    from ml.growth import read_features, train_and_score
+    from ml.stage import FEATURES_SQL
     from planning.config import load_config
 
     demo = demo_module.generate_demo(N_ACCOUNTS, seed=11, end_date=END_DATE)
@@ -40,7 +40,7 @@ def scored(tmp_path_factory: pytest.TempPathFactory):
     land_raw(warehouse, demo.tables())
     run_dbt_build(warehouse, work_dir)
     with duckdb.connect(str(warehouse)) as con:  # dbt ran in-process with a read-write connection
-        features = con.execute(FEATURES_SQL).df()
+        features = read_features(con, FEATURES_SQL)
         history_start = con.execute(
             "select min(data_first_quarter_start) from intermediate.int_plan_calendar"
         ).fetchall()[0][0]
