@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Services the tests need, installed from Debian's packages and started here (idempotent):
-# PostgreSQL 15 (SQL source, dbt postgres target, publish target) and Chromium (browser tests).
+# PostgreSQL 15 (SQL source, dbt postgres target, publish target), Chromium (browser tests) and Java
+# 17 (Spark cluster tests).
 # Prints the export line for COVPLAN_TEST_PG_URL; .ci/run evals it.
 set -euo pipefail
 
@@ -9,6 +10,8 @@ SUDO="" AS_POSTGRES="runuser -u postgres --"
 missing=()
 command -v pg_ctlcluster >/dev/null 2>&1 || missing+=(postgresql)
 command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+# Java 17 for the local Spark cluster of tests/spark (pyspark's wheel bundles Spark, not a JVM).
+command -v java >/dev/null 2>&1 || missing+=(openjdk-17-jre-headless)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "ci: apt-get install ${missing[*]}" >&2
   $SUDO apt-get update -qq >&2

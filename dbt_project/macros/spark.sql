@@ -31,7 +31,7 @@
         {%- set relation = source.schema ~ '.' ~ source.identifier -%}
         {%- do run_query('drop table if exists ' ~ relation) -%}
         {%- do run_query("create table " ~ relation ~ " using parquet location '"
-            ~ location ~ "/" ~ source.identifier ~ "'") -%}
+            ~ location | replace("'", "\\'") ~ "/" ~ source.identifier ~ "'") -%}
     {%- endfor -%}
     {{ return('') }}
 {% endmacro %}

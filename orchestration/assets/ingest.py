@@ -103,7 +103,7 @@ def ingest_source(
         fingerprint = reuse.demo_fingerprint(cfg.seed, n_accounts, cfg.demo.years, cfg.demo.end_date)
         decision = _decide(context, warehouse, fingerprint, config.fresh, with_truth=True)
         if decision.reuse:
-            yield from _reused(context, warehouse, decision, fingerprint, with_truth=True)
+            yield from _reused(context, warehouse, decision, fingerprint, cfg, with_truth=True)
             return
         yield from _demo(context, n_accounts, cfg, warehouse, loaded_at, decision, fingerprint)
         return
@@ -116,7 +116,7 @@ def ingest_source(
             first_order = con.execute("select min(order_date) from raw.transactions").fetchall()[0][0]
         if as_of is not None and first_order is not None:
             check_history(as_of, pd.Timestamp(first_order).date(), cfg, source)
-        yield from _reused(context, warehouse, decision, fingerprint, with_truth=False)
+        yield from _reused(context, warehouse, decision, fingerprint, cfg, with_truth=False)
         return
     started = time.perf_counter()
     with warehouse.connection() as con:
@@ -188,7 +188,12 @@ def _full_load_meta(decision: reuse.Decision, fingerprint: reuse.Fingerprint | N
 
 
 def _reused(
-    context, warehouse: Warehouse, decision: reuse.Decision, fingerprint: reuse.Fingerprint, with_truth: bool
+    context,
+    warehouse: Warehouse,
+    decision: reuse.Decision,
+    fingerprint: reuse.Fingerprint,
+    cfg: PlanConfig,
+    with_truth: bool,
 ):
     """Materialisations that point at the raw tables of the earlier load instead of loading again."""
     note = (
@@ -197,6 +202,9 @@ def _reused(
     )
     context.log.info(f"{SHOWN}ingest: {note}")
     with warehouse.connection() as con:
+        # the Parquet export is not part of the fingerprint (its folder may be new, moved or shared with
+        # another warehouse), so a reused load writes it again from the tables it reuses
+        export_if_configured(con, cfg.warehouse.spark, RAW_ENTITIES)
         quarantined = {
             e: int(con.execute(f"select count(distinct _row_number) from quarantine.{e}").fetchone()[0])
             for e in RAW_ENTITIES

@@ -3,6 +3,7 @@ tampered raw table, a rejected load or `fresh` take the full load, and every run
 
 from __future__ import annotations
 
+import json
 from datetime import date, timedelta
 
 import dagster as dg
@@ -135,3 +136,30 @@ def test_a_rejected_load_is_never_reused(tmp_path, monkeypatch):
     second = _run(tmp_path, {"size": "300"})
     assert not second.success and _meta(second)["reused"] is False
     assert "not accepted" in _meta(second)["full_load_reason"]
+
+
+def test_a_reused_load_still_writes_the_spark_parquet_export(tmp_path):
+    """Turning warehouse.spark.raw_path on after a load reuses the raw tables (the source is unchanged) and
+    still writes the Parquet export dbt on Spark reads, the order the README's Spark steps run in."""
+    raw = tmp_path / "raw"
+
+    def run(overrides: dict):
+        return dg.materialize(
+            [ingest.ingest_source, *RAW_CHECKS],
+            resources={
+                "warehouse": Warehouse(database=str(tmp_path / "wh.duckdb")),
+                "plan_config": PlanConfigResource(
+                    path=str(DEFAULT_CONFIG_PATH), overrides_json=json.dumps(overrides)
+                ),
+            },
+            run_config={"ops": {"ingest_source": {"config": {"size": "300"}}}},
+        )
+
+    assert run({}).success and not raw.exists()
+    second = run({"warehouse.spark.raw_path": str(raw)})
+    assert _meta(second)["reused"] is True
+    with duckdb.connect(str(tmp_path / "wh.duckdb"), read_only=True) as con:
+        for table in ingest.RAW_ENTITIES:
+            landed = con.execute(f"select count(*) from raw.{table}").fetchone()[0]
+            exported = con.execute(f"select count(*) from read_parquet('{raw}/{table}/part-00000.parquet')")
+            assert exported.fetchone()[0] == landed > 0, table

@@ -83,3 +83,33 @@ def test_no_earlier_build_means_build(con, project, monkeypatch):
     monkeypatch.delenv("DBT_TARGET", raising=False)
     skip = state.decide(con, state.build_inputs(con, project, VARS, SELECTED), fresh=False)
     assert skip.build_run_id is None and skip.reason == "no earlier build recorded in this warehouse"
+
+
+def test_a_dbt_run_outside_the_plan_forces_the_next_build(con, project, monkeypatch):
+    """A hand `dbt run` with other vars logs itself in state.dbt_invocations (the project's on-run-start
+    hook): the marts may no longer be what the last build left, so the next plan builds."""
+    monkeypatch.delenv("DBT_TARGET", raising=False)
+    inputs = _built(con, project)
+    assert state.decide(con, inputs, fresh=False).build_run_id == "build-1"
+    con.execute(f"insert into {state.DBT_INVOCATIONS} values ('by-hand')")
+    skip = state.decide(con, inputs, fresh=False)
+    assert skip.build_run_id is None and "dbt ran on this warehouse outside the plan" in skip.reason
+
+
+def test_a_dropped_mart_forces_the_next_build(con, project, monkeypatch):
+    monkeypatch.delenv("DBT_TARGET", raising=False)
+    con.execute("create schema marts")
+    con.execute("create table marts.fct_a as select 1 as x")
+    inputs = _built(con, project)
+    assert state.decide(con, inputs, fresh=False).build_run_id == "build-1"
+    con.execute("drop table marts.fct_a")
+    skip = state.decide(con, inputs, fresh=False)
+    assert skip.build_run_id is None and "tables or views of the dbt schemas changed" in skip.reason
+
+
+def test_the_hook_logs_every_invocation_with_the_table_the_state_counts(tmp_path):
+    """The on-run-start macro writes the same table `decide` counts (names kept in step by this test)."""
+    macro = (project_dir := DBT_DIR / "macros" / "invocations.sql").read_text()
+    assert "create table if not exists state.dbt_invocations (invocation_id varchar not null)" in macro
+    assert state.DBT_INVOCATIONS == "state.dbt_invocations"
+    assert "log_dbt_invocation()" in (project_dir.parent.parent / "dbt_project.yml").read_text()
