@@ -214,6 +214,9 @@ def test_planning_inputs_from_the_clusters_parquet_equal_those_from_duckdb(build
     monkeypatch.setenv(MARTS_PARQUET_ENV, str(spark_dir))
     spark = inputs()
     assert (duck["backend"], spark["backend"]) == ("DuckDBTables", "ParquetTables")
+    # what Spark wrote: Parquet data-source tables, `<warehouse dir>/marts.db/<table>/part-*.parquet`
+    for table in ("dim_accounts", "fct_account_value", "fct_quarterly_revenue"):
+        assert list((spark_dir / "marts.db" / table).glob("part-*.parquet")), table
     assert (
         ParquetTables(spark_dir).path_of("marts.fct_account_value")
         == spark_dir / "marts.db" / "fct_account_value"
