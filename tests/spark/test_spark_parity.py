@@ -141,3 +141,92 @@ def test_comparison_is_not_vacuous(builds):
     assert duck_n == spark_n == 2000
     assert duck_sum > 0 and math.isclose(duck_sum, spark_sum, rel_tol=1e-9)
     assert (builds["cluster"].directory / "warehouse" / "marts.db" / "fct_account_value").is_dir()
+
+
+# The planning steps' own tables (built by ml/ and planning/ in the DuckDB warehouse, not by dbt): made
+# here from the DuckDB marts, with the awkward rows of real data — an account the marts do not know
+# (the inner joins drop it), accounts without a score or with null scores (they fall back to revenue).
+PLANNING_TABLES_SQL = """
+create schema planning; create schema ml;
+create table planning.account_workload as
+  select account_id, ['field_ae', 'inside_sales', 'key_account'][1 + cast(hash(account_id) % 3 as integer)] as coverage_role,
+         5 + hash(account_id) % 400 / 7.0 as workload_hours from marts.dim_accounts
+  union all select 'ZZ-not-in-marts', 'field_ae', 12.5;
+create table planning.territory_assignment as
+  select account_id, coverage_role || '-' || (hash(account_id) % 9) as territory_id
+  from planning.account_workload;
+create table ml.account_scores as
+  select account_id, case when hash(account_id) % 13 = 0 then null else revenue_t12m * 1.25 + 10 end
+         as potential, revenue_t12m * 0.75 as expected_revenue_next_4q
+  from marts.fct_account_value where hash(account_id) % 11 <> 3;
+"""
+
+
+def _same_inputs(parquet, duck, keys: list[str]) -> None:
+    """Same columns, dtypes and keys in the same order; numbers within 1e-9 relative; text equal."""
+    import numpy as np
+
+    assert list(parquet.columns) == list(duck.columns) and len(parquet) == len(duck) > 0
+    assert parquet[keys].astype(object).equals(duck[keys].astype(object))
+    for col in duck.columns:
+        assert parquet[col].dtype == duck[col].dtype, (col, parquet[col].dtype, duck[col].dtype)
+        if duck[col].dtype.kind == "f":
+            np.testing.assert_allclose(parquet[col], duck[col], rtol=1e-9, atol=0, err_msg=col)
+        elif col not in keys:
+            assert parquet[col].astype(object).tolist() == duck[col].astype(object).tolist(), col
+
+
+def test_planning_inputs_from_the_clusters_parquet_equal_those_from_duckdb(builds, tmp_path, monkeypatch):
+    """planning.marts' Parquet backend on the directory the cluster really wrote (`spark.sql.warehouse.dir`)
+    gives the planning steps the same inputs as the DuckDB build: territory design, goals, the quarterly
+    revenue history and the as-of date (workload reads only ml.account_segments, never a mart)."""
+    import shutil
+
+    from orchestration.assets.goals import goal_inputs
+    from orchestration.assets.planning import design_inputs
+    from orchestration.resources import MARTS_PARQUET_ENV, Warehouse
+    from planning.marts import ParquetTables, read_columns, read_frame
+
+    spark_dir = builds["cluster"].directory / "warehouse"
+    path = tmp_path / "warehouse.duckdb"  # the file name is the catalog: not `planning`
+    with duckdb.connect(str(builds["warehouse"])) as con:
+        con.execute("checkpoint")  # dbt ran in this process: flush its write-ahead log into the file
+    shutil.copy(builds["warehouse"], path)
+    with duckdb.connect(str(path)) as con:
+        con.execute(PLANNING_TABLES_SQL)
+    warehouse = Warehouse(database=str(path))
+
+    def inputs() -> dict:
+        history = ["account_id", "quarter_start", "revenue"]
+        with warehouse.readers() as (_, marts):
+            quarterly = read_frame(marts, "marts.fct_quarterly_revenue", history)
+            as_of = read_columns(marts, "marts.fct_account_value", ["as_of_date"])["as_of_date"].max()
+        return {
+            "design": design_inputs(warehouse),
+            "goals": goal_inputs(warehouse),
+            "quarterly": quarterly.sort_values(history[:2], ignore_index=True),
+            "as_of": as_of,
+            "backend": type(marts).__name__,
+        }
+
+    monkeypatch.delenv(MARTS_PARQUET_ENV, raising=False)
+    duck = inputs()
+    monkeypatch.setenv(MARTS_PARQUET_ENV, str(spark_dir))
+    spark = inputs()
+    assert (duck["backend"], spark["backend"]) == ("DuckDBTables", "ParquetTables")
+    # what Spark wrote: Parquet data-source tables, `<warehouse dir>/marts.db/<table>/part-*.parquet`
+    for table in ("dim_accounts", "fct_account_value", "fct_quarterly_revenue"):
+        assert list((spark_dir / "marts.db" / table).glob("part-*.parquet")), table
+    assert (
+        ParquetTables(spark_dir).path_of("marts.fct_account_value")
+        == spark_dir / "marts.db" / "fct_account_value"
+    )
+    # the unknown account is dropped by both, every other workload row is kept
+    assert len(duck["design"]) == len(duck["goals"]) == 2000
+    _same_inputs(spark["design"], duck["design"], ["account_id"])
+    _same_inputs(spark["goals"], duck["goals"], ["account_id"])
+    _same_inputs(spark["quarterly"], duck["quarterly"], ["account_id", "quarter_start"])
+    assert spark["as_of"] == duck["as_of"]
+    # not vacuous: the fallbacks were taken, and the history has money in it
+    assert (duck["design"]["potential"] == duck["design"]["revenue_t12m"]).sum() > 0
+    assert duck["quarterly"]["revenue"].sum() > 0
