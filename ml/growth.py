@@ -734,7 +734,10 @@ def _reason_codes(
     n, cols = len(X), [c for c in X.columns if c in model.columns]
     if n == 0:
         return np.empty(0, dtype=object)
-    ensemble = _TreeEnsemble(model.model, model.columns)
+    try:  # private scikit-learn attributes: a version that renamed them fails here, said plainly
+        ensemble = _TreeEnsemble(model.model, model.columns)
+    except (AttributeError, TypeError) as exc:
+        raise RuntimeError(INTERNALS_CHANGED) from exc
     refs: dict[str, object] = {}
     words = np.empty((n, len(cols)), dtype=object)
     for j, col in enumerate(cols):
@@ -748,7 +751,10 @@ def _reason_codes(
             high, low, missing = REASON_WORDS[col]
             v = values.to_numpy(dtype="float64")
             words[:, j] = np.where(np.isnan(v), missing, np.where(v > refs[col], high, low))
-    ratio, swapped = ensemble.substituted_ratios(X[model.columns], refs, threads)
+    try:
+        ratio, swapped = ensemble.substituted_ratios(X[model.columns], refs, threads)
+    except (AttributeError, TypeError) as exc:
+        raise RuntimeError(INTERNALS_CHANGED) from exc
     expected = model.from_ratio(ratio, run_rate)
     contrib = np.zeros((n, len(cols)))
     for j, col in enumerate(cols):
@@ -773,6 +779,13 @@ def _reason_codes(
 
 SUBSTITUTION_CHUNK_ROWS = 16_384  # rows per work unit of the reason codes (one tree's outputs stay in cache)
 CHECK_ROWS = 1_000  # rows the tree-by-tree evaluation is checked on against scikit-learn's own predict
+
+
+INTERNALS_CHANGED = (
+    "reason codes: tree-by-tree evaluation does not match HistGradientBoostingRegressor.predict: this "
+    "scikit-learn version changed the internals ml.growth._TreeEnsemble reads; install the version in "
+    "uv.lock (`uv sync --frozen`) or update _TreeEnsemble"
+)
 
 
 class _TreeEnsemble:
@@ -894,10 +907,7 @@ class _TreeEnsemble:
         swapped = {col: np.concatenate([p[1][col] for p in parts]) for col in refs}
         check = min(n, CHECK_ROWS)
         if not np.array_equal(ratio[:check], self.hgb.predict(X[self.columns].iloc[:check])):
-            raise RuntimeError(
-                "tree-by-tree evaluation differs from HistGradientBoostingRegressor.predict: the "
-                "scikit-learn version changed its internals; update ml.growth._TreeEnsemble"
-            )
+            raise RuntimeError(INTERNALS_CHANGED)
         return ratio, swapped
 
     def _chunk(

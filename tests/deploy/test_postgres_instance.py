@@ -9,6 +9,7 @@ import os
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import dagster as dg
 import sqlalchemy as sa
@@ -37,6 +38,8 @@ def _instance_env(pg_url: str, home, logs) -> dict[str, str]:
         "DAGSTER_PG_USER": pg.username,
         "DAGSTER_PG_PASSWORD": pg.password or "",
         "DAGSTER_COMPUTE_LOGS_DIR": str(logs),
+        # the plan's own warehouse, never the checkout's data/warehouse.duckdb (a developer's plan)
+        "COVPLAN_WAREHOUSE": str(Path(logs).parent / "warehouse.duckdb"),
     }
     env.pop("COVPLAN_PUBLISH_PG_URL", None)  # this test is about Dagster's storage, not the BI publish
     return env

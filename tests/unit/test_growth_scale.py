@@ -297,3 +297,19 @@ def test_predict_rows_leaves_the_fitting_thread_on_one_openmp_thread(fitted, mon
         growth.predict_rows(model.model, X[model.columns], 2)
         pools = [p["num_threads"] for p in threadpool_info() if p["user_api"] == "openmp"]
     assert pools and all(n == 1 for n in pools)
+
+
+def test_reason_codes_name_the_fix_when_scikit_learn_internals_change():
+    """A scikit-learn release that renames the private tree attributes gives one clear error, not a bare
+    AttributeError from deep inside the reason codes."""
+    from ml import growth
+
+    class Renamed:
+        n_trees_per_iteration_ = 1
+
+    with pytest.raises(AttributeError):
+        growth._TreeEnsemble(Renamed(), ["a"])
+    model = growth.ExpectedModel(model=Renamed(), columns=["a"], floor=1.0, calibration=1.0)
+    X = pd.DataFrame({"a": [1.0, 2.0]})
+    with pytest.raises(RuntimeError, match="install the version in uv.lock"):
+        growth._reason_codes(model, X, np.array([1.0, 1.0]))
