@@ -19,7 +19,6 @@ import argparse
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -31,35 +30,13 @@ import duckdb
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from warehouse import PeakRss, Run, build_raw  # noqa: E402
 
+from orchestration.spark_cluster import SCRIPT, cluster_env  # noqa: E402
 from sources.demo import SIZES  # noqa: E402
 from sources.raw_parquet import export_raw_parquet  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 DBT_DIR = ROOT / "dbt_project"
-SCRIPT = ROOT / "scripts" / "spark-cluster"
 RAW_TABLES = ["accounts", "contacts", "reps", "opportunities", "transactions"]
-
-
-def free_ports(n: int) -> list[int]:
-    sockets = [socket.socket() for _ in range(n)]
-    for s in sockets:
-        s.bind(("127.0.0.1", 0))
-    ports = [s.getsockname()[1] for s in sockets]
-    for s in sockets:
-        s.close()
-    return ports
-
-
-def cluster_env(directory: Path) -> dict[str, str]:
-    thrift, master, master_ui, worker_ui = free_ports(4)
-    return {
-        **os.environ,
-        "COVPLAN_SPARK_CLUSTER_DIR": str(directory),
-        "COVPLAN_SPARK_PORT": str(thrift),
-        "COVPLAN_SPARK_MASTER_PORT": str(master),
-        "COVPLAN_SPARK_MASTER_UI_PORT": str(master_ui),
-        "COVPLAN_SPARK_WORKER_UI_PORT": str(worker_ui),
-    }
 
 
 def cluster(command: str, env: dict[str, str]) -> None:

@@ -37,3 +37,23 @@
             cast(0 as {{ type_double() }})), cast(1 as {{ type_double() }}))
         else cast(0 as {{ type_double() }}) end
 {%- endmacro %}
+
+{#- The CTEs `digits` and `offsets` (quarter_offset 0..999: 250 years of quarters), followed by a comma,
+    for models that walk quarter by quarter from a start. Portable: no generate_series on Spark. -#}
+{% macro quarter_offsets_ctes() -%}
+digits as (
+
+    select 0 as digit union all select 1 union all select 2 union all select 3 union all select 4
+    union all select 5 union all select 6 union all select 7 union all select 8 union all select 9
+
+),
+
+offsets as (
+
+    select ones.digit + 10 * tens.digit + 100 * hundreds.digit as quarter_offset
+    from digits as ones
+    cross join digits as tens
+    cross join digits as hundreds
+
+),
+{%- endmacro %}

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -17,8 +16,9 @@ from pathlib import Path
 
 import pytest
 
+from orchestration.spark_cluster import SCRIPT, cluster_env
+
 ROOT = Path(__file__).resolve().parents[2]
-SCRIPT = ROOT / "scripts" / "spark-cluster"
 sys.path.insert(0, str(ROOT / "tests" / "dbt"))  # dbt_build, make_fixture
 
 
@@ -37,31 +37,6 @@ class SparkCluster:
         }
 
 
-def free_ports(n: int) -> list[int]:
-    """n distinct TCP ports free on 127.0.0.1 right now."""
-    sockets = [socket.socket() for _ in range(n)]
-    try:
-        for s in sockets:
-            s.bind(("127.0.0.1", 0))
-        return [s.getsockname()[1] for s in sockets]
-    finally:
-        for s in sockets:
-            s.close()
-
-
-def cluster_env(directory: Path, ports: list[int]) -> dict[str, str]:
-    thrift, master, master_ui, worker_ui = ports
-    return {
-        **os.environ,
-        "COVPLAN_SPARK_CLUSTER_DIR": str(directory),
-        "COVPLAN_SPARK_PORT": str(thrift),
-        "COVPLAN_SPARK_MASTER_PORT": str(master),
-        "COVPLAN_SPARK_MASTER_UI_PORT": str(master_ui),
-        "COVPLAN_SPARK_WORKER_UI_PORT": str(worker_ui),
-        "COVPLAN_SPARK_START_TIMEOUT": os.environ.get("COVPLAN_SPARK_START_TIMEOUT", "300"),
-    }
-
-
 @pytest.fixture(scope="session")
 def spark_cluster(tmp_path_factory: pytest.TempPathFactory, require_service) -> Iterator[SparkCluster]:
     """Start the cluster once for the session and stop it afterwards."""
@@ -77,7 +52,7 @@ def spark_cluster(tmp_path_factory: pytest.TempPathFactory, require_service) -> 
     if not (shutil.which("java") or os.environ.get("JAVA_HOME")):
         require_service("Java 17+", "apt-get install -y openjdk-17-jre-headless")
     directory = tmp_path_factory.mktemp("spark_cluster")
-    env = cluster_env(directory, free_ports(4))
+    env = cluster_env(directory)
     up = subprocess.run([str(SCRIPT), "up"], env=env, capture_output=True, text=True)
     try:
         if up.returncode != 0:

@@ -66,21 +66,7 @@ bounds_indexed as (
 
 ),
 
-digits as (
-
-    select 0 as digit union all select 1 union all select 2 union all select 3 union all select 4
-    union all select 5 union all select 6 union all select 7 union all select 8 union all select 9
-
-),
-
-offsets as (
-
-    select ones.digit + 10 * tens.digit + 100 * hundreds.digit as quarter_offset
-    from digits as ones
-    cross join digits as tens
-    cross join digits as hundreds
-
-),
+{{ quarter_offsets_ctes() }}
 
 cutoffs as (
 
