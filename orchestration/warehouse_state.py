@@ -1,13 +1,13 @@
 """When `dbt build` can be skipped: the marts already hold exactly what it would build.
 
 Every build attempt is logged in `state.dbt_builds` of the warehouse: first as `started`, then as
-`success` with what it was built from and how many dbt invocations the warehouse had logged by then
-(`state.dbt_invocations`, written by the project's on-run-start hook on every dbt run on the file): the raw tables in use (per raw table: rows, the load's run id and
+`success` with what it was built from: the raw tables in use (per raw table: rows, the load's run id and
 load time), the dbt project (hash of its model, macro, test and config files, and the dbt versions), the
-dbt vars and the selected models and checks, plus how each check came out. The next build is skipped
-only when the latest attempt succeeded, all of these are equal, no dbt ran on the file since (a hand
-`dbt run` with other vars changes the marts without this log knowing) and every relation the build left
-still exists; a failed or interrupted build (left as
+dbt vars and the selected models and checks, plus how each check came out, how many dbt invocations the
+file had seen (`state.dbt_invocations`, written by the project's on-run-start hook on every dbt run) and
+which relations the dbt schemas held. The next build is skipped only when the latest attempt succeeded,
+all of these are equal, no dbt ran on the file since (a `dbt run` by hand with other vars changes the
+marts without this log knowing) and the same relations exist; a failed or interrupted build (left as
 `started`) always forces the next one. Only the DuckDB target is tracked: any other target always builds.
 """
 
