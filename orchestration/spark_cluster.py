@@ -37,3 +37,23 @@ def cluster_env(directory: Path) -> dict[str, str]:
         "COVPLAN_SPARK_WORKER_UI_PORT": str(worker_ui),
         "COVPLAN_SPARK_START_TIMEOUT": os.environ.get("COVPLAN_SPARK_START_TIMEOUT", "300"),
     }
+
+
+def cluster_processes(directory: Path) -> list[int]:
+    """PIDs of the JVMs still running for the cluster in `directory` — the daemons and the executors the
+    worker forks, whose class path starts with the cluster's conf folder — the same test the script's
+    `down` uses, so a caller can check that `down` left nothing behind."""
+    marker = f"{Path(directory).resolve()}/"
+    pids = []
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            if (proc / "comm").read_text().strip() != "java":
+                continue
+            args = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:  # exited while we looked, or not ours to read
+            continue
+        if marker in args:
+            pids.append(int(proc.name))
+    return sorted(pids)

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from orchestration.spark_cluster import SCRIPT, cluster_env
+from orchestration.spark_cluster import SCRIPT, cluster_env, cluster_processes
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "tests" / "dbt"))  # dbt_build, make_fixture
@@ -59,4 +59,10 @@ def spark_cluster(tmp_path_factory: pytest.TempPathFactory, require_service) -> 
             require_service("a local Spark cluster", f"scripts/spark-cluster up failed: {up.stderr[-3000:]}")
         yield SparkCluster(thrift_port=int(env["COVPLAN_SPARK_PORT"]), directory=directory)
     finally:
-        subprocess.run([str(SCRIPT), "down"], env=env, capture_output=True, text=True)
+        down = subprocess.run([str(SCRIPT), "down"], env=env, capture_output=True, text=True)
+        # A JVM left running would hold ports, memory and CPU for the rest of CI and beyond: an error here.
+        left = cluster_processes(directory)
+        if down.returncode != 0 or left:
+            pytest.fail(
+                f"scripts/spark-cluster down left the cluster's JVMs {left} running: {down.stderr[-2000:]}"
+            )
