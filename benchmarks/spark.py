@@ -30,7 +30,7 @@ import duckdb
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from warehouse import PeakRss, Run, build_raw  # noqa: E402
 
-from orchestration.spark_cluster import SCRIPT, cluster_env  # noqa: E402
+from orchestration.spark_cluster import SCRIPT, cluster_env, cluster_processes  # noqa: E402
 from sources.demo import SIZES  # noqa: E402
 from sources.raw_parquet import export_raw_parquet  # noqa: E402
 
@@ -120,6 +120,8 @@ def main() -> None:
             warehouse.unlink()
     finally:
         cluster("down", env)
+        if left := cluster_processes(Path(env["COVPLAN_SPARK_CLUSTER_DIR"])):
+            print(f"warning: JVMs {left} of the benchmark's cluster still run; kill them", file=sys.stderr)
         if not args.work_dir:
             shutil.rmtree(root, ignore_errors=True)
     report(rows, args.command, startup)
