@@ -9,6 +9,8 @@ which relations the dbt schemas held. The next build is skipped only when the la
 all of these are equal, no dbt ran on the file since (a `dbt run` by hand with other vars changes the
 marts without this log knowing) and the same relations exist; a failed or interrupted build (left as
 `started`) always forces the next one. Only the DuckDB target is tracked: any other target always builds.
+The inputs are a fingerprint and the outcome a reuse-or-redo decision, shared with the ingest's reuse
+(sources/fingerprint.py).
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Reusing the raw tables of an earlier load when the source has not changed since.
 
-A load records the fingerprint of what it read in `state.raw_loads`. The next ingest computes the
+A load records the fingerprint of what it read (sources/fingerprint.py) in `state.raw_loads`. The next ingest computes the
 fingerprint again and reuses the raw tables instead of reloading only when every one of these holds:
 the fingerprint is equal; that load is the latest one in `raw._load_history` and every entity of it was
 accepted by its raw suite; the raw tables still hold exactly that load (its run id, its row counts).
