@@ -1,7 +1,7 @@
 """Compare every table of some schemas between two DuckDB warehouses built from the same raw tables
-(e.g. the dbt build of main and of a branch): same columns and types, same row count, and the same
-rows after sorting, doubles equal within a relative tolerance. Used to show a model rewrite changes
-no result.
+(e.g. the dbt build of main and of a branch): same columns and types, and the same rows lined up by
+the table's key (data_quality/parity.py; a table it does not know is keyed on its columns that are not
+doubles), doubles equal within a relative tolerance. Used to show a model rewrite changes no result.
 
     uv run python benchmarks/compare_warehouses.py OLD.duckdb NEW.duckdb [--schemas intermediate,marts]
         [--tables int_account_windows,fct_account_features] [--rtol 1e-9]
@@ -15,8 +15,9 @@ import argparse
 import sys
 
 import duckdb
-import numpy as np
 import pandas as pd
+
+from data_quality.parity import TABLE_KEYS, table_differences
 
 
 def tables(con: duckdb.DuckDBPyConnection, catalog: str, schemas: list[str]) -> set[tuple[str, str]]:
@@ -29,42 +30,23 @@ def tables(con: duckdb.DuckDBPyConnection, catalog: str, schemas: list[str]) -> 
     return {(s, t) for s, t in rows}
 
 
-def sorted_frame(con: duckdb.DuckDBPyConnection, name: str) -> pd.DataFrame:
-    """All rows of a table, sorted by every column (exact columns first, doubles last)."""
-    df = con.execute(f"select * from {name}").df()
-    floats = [c for c in df.columns if pd.api.types.is_float_dtype(df[c])]
-    exact = [c for c in df.columns if c not in floats]
-    key = df[exact].astype(str) if exact else pd.DataFrame(index=df.index)
-    for c in floats:  # tie-break on rounded doubles so rows with equal keys still line up
-        key[c] = df[c].round(6)
-    order = key.sort_values(list(key.columns), kind="stable").index if len(key.columns) else df.index
-    return df.loc[order].reset_index(drop=True)
+def table_key(df: pd.DataFrame, table: str) -> list[str]:
+    """The dbt table's key (data_quality/parity.py), else every column that is not a double."""
+    return TABLE_KEYS.get(table) or [c for c in df.columns if not pd.api.types.is_float_dtype(df[c])]
 
 
 def compare_table(con: duckdb.DuckDBPyConnection, schema: str, table: str, rtol: float) -> str | None:
-    """None when equal, else what differs."""
-    old = sorted_frame(con, f"old_wh.{schema}.{table}")
-    new = sorted_frame(con, f"new_wh.{schema}.{table}")
-    if list(old.columns) != list(new.columns):
-        return f"columns differ: {list(old.columns)} vs {list(new.columns)}"
-    if [str(t) for t in old.dtypes] != [str(t) for t in new.dtypes]:
-        return f"types differ: {list(old.dtypes)} vs {list(new.dtypes)}"
-    if len(old) != len(new):
-        return f"{len(old)} rows vs {len(new)}"
-    problems = []
-    for c in old.columns:
-        a, b = old[c], new[c]
-        if pd.api.types.is_float_dtype(a):
-            x, y = a.to_numpy(dtype=float), b.to_numpy(dtype=float)
-            both_nan = np.isnan(x) & np.isnan(y)
-            scale = np.maximum(np.abs(x), np.abs(y))
-            close = both_nan | (np.abs(x - y) <= rtol * scale)
-            bad = int((~close).sum())
-        else:
-            bad = int((~((a == b) | (a.isna() & b.isna()))).sum())
-        if bad:
-            problems.append(f"{c}: {bad} rows")
-    return "; ".join(problems) or None
+    """None when equal, else what differs (rows lined up by key: data_quality/parity.py)."""
+    old = con.execute(f"select * from old_wh.{schema}.{table}").df()
+    new = con.execute(f"select * from new_wh.{schema}.{table}").df()
+    types = [str(t) for t in old.dtypes], [str(t) for t in new.dtypes]
+    if list(old.columns) == list(new.columns) and types[0] != types[1]:
+        return f"types differ: {types[0]} vs {types[1]}"
+    key = table_key(old, table)
+    if not key:
+        return "no key to line the rows up by (not a dbt table, and every column is a double)"
+    problems = table_differences(table, old, new, key, rtol=rtol, sides=("old", "new"))
+    return "; ".join(p.removeprefix(f"{table}: ") for p in problems) or None
 
 
 def main() -> int:

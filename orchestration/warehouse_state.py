@@ -9,6 +9,8 @@ which relations the dbt schemas held. The next build is skipped only when the la
 all of these are equal, no dbt ran on the file since (a `dbt run` by hand with other vars changes the
 marts without this log knowing) and the same relations exist; a failed or interrupted build (left as
 `started`) always forces the next one. Only the DuckDB target is tracked: any other target always builds.
+The inputs are a fingerprint and the outcome a reuse-or-redo decision, shared with the ingest's reuse
+(sources/fingerprint.py).
 """
 
 from __future__ import annotations
@@ -16,12 +18,14 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib.metadata import version
 from pathlib import Path
 
 import duckdb
+
+from sources.fingerprint import Decision, Fingerprint, redo
+from sources.reuse import table_exists
 
 DBT_BUILDS = "state.dbt_builds"
 DBT_INVOCATIONS = "state.dbt_invocations"  # same DDL as dbt_project/macros/invocations.sql
@@ -29,31 +33,6 @@ DBT_SCHEMAS = ("staging", "intermediate", "marts")  # where the project's relati
 RAW_TABLES = ("accounts", "contacts", "reps", "opportunities", "transactions")
 PROJECT_SUFFIXES = {".sql", ".yml", ".yaml", ".csv", ".md", ".py"}
 SKIPPED_DIRS = {"target", "logs", "dbt_packages", "dbt_modules"}
-
-
-@dataclass(frozen=True)
-class BuildInputs:
-    """What a build's result depends on, and its digest."""
-
-    parts: dict
-
-    @property
-    def digest(self) -> str:
-        return hashlib.sha256(json.dumps(self.parts, sort_keys=True, default=str).encode()).hexdigest()
-
-    @property
-    def short(self) -> str:
-        return self.digest[:16]
-
-
-@dataclass(frozen=True)
-class Skip:
-    """Skip the build (when `build_run_id` is set) and replay `checks`; else build for `reason`."""
-
-    build_run_id: str | None
-    built_at: datetime | None
-    reason: str
-    checks: dict | None = None
 
 
 def project_hash(project_dir: Path) -> str:
@@ -73,11 +52,7 @@ def raw_state(con: duckdb.DuckDBPyConnection) -> dict:
     """Per raw table: rows and the load(s) it came from (cheap: counts and min/max of constant columns)."""
     state = {}
     for table in RAW_TABLES:
-        exists = con.execute(
-            "select count(*) from information_schema.tables where table_schema = 'raw' and table_name = ?",
-            [table],
-        ).fetchone()[0]
-        if not exists:
+        if not table_exists(con, "raw", table):
             state[table] = None
             continue
         rows, run_lo, run_hi, at_lo, at_hi = con.execute(
@@ -89,8 +64,9 @@ def raw_state(con: duckdb.DuckDBPyConnection) -> dict:
 
 def build_inputs(
     con: duckdb.DuckDBPyConnection, project_dir: Path, dbt_vars: dict, selected: list[str]
-) -> BuildInputs:
-    return BuildInputs(
+) -> Fingerprint:
+    """What a build's result depends on (its digest is stored with the build)."""
+    return Fingerprint(
         {
             "raw": raw_state(con),
             "project": project_hash(project_dir),
@@ -130,31 +106,31 @@ def _relations(con: duckdb.DuckDBPyConnection) -> list[str]:
     return [r[0] for r in rows]
 
 
-def decide(con: duckdb.DuckDBPyConnection, inputs: BuildInputs, fresh: bool) -> Skip:
+def decide(con: duckdb.DuckDBPyConnection, inputs: Fingerprint, fresh: bool) -> Decision:
     if fresh:
-        return Skip(None, None, "a fresh build was asked for (--fresh / dbt_warehouse config fresh)")
+        return redo("a fresh build was asked for (--fresh / dbt_warehouse config fresh)")
     if not tracked_target():
-        return Skip(None, None, f"dbt target {os.environ.get('DBT_TARGET')!r} is not tracked: always built")
+        return redo(f"dbt target {os.environ.get('DBT_TARGET')!r} is not tracked: always built")
     ensure_state(con)
     last = con.execute(
         f"select run_id, started_at, status, inputs, checks, invocations, relations from {DBT_BUILDS} "
         "order by started_at desc limit 1"
     ).fetchone()
     if last is None:
-        return Skip(None, None, "no earlier build recorded in this warehouse")
+        return redo("no earlier build recorded in this warehouse")
     run_id, started_at, status, digest, checks, invocations, relations = last
     if status != "success":
-        return Skip(None, None, f"the last build ({run_id[:8]}) did not finish")
+        return redo(f"the last build ({run_id[:8]}) did not finish")
     if digest != inputs.digest:
-        return Skip(None, None, f"raw tables, dbt project or vars changed since build {run_id[:8]}")
+        return redo(f"raw tables, dbt project or vars changed since build {run_id[:8]}")
     if invocations is None or _invocations(con) != invocations:
-        return Skip(None, None, f"dbt ran on this warehouse outside the plan since build {run_id[:8]}")
+        return redo(f"dbt ran on this warehouse outside the plan since build {run_id[:8]}")
     if relations is None or _relations(con) != json.loads(relations):
-        return Skip(None, None, f"tables or views of the dbt schemas changed since build {run_id[:8]}")
-    return Skip(run_id, started_at, "unchanged inputs", json.loads(checks or "{}"))
+        return redo(f"tables or views of the dbt schemas changed since build {run_id[:8]}")
+    return Decision(run_id, started_at, "unchanged inputs", json.loads(checks or "{}"))
 
 
-def record_start(con: duckdb.DuckDBPyConnection, run_id: str, inputs: BuildInputs) -> datetime:
+def record_start(con: duckdb.DuckDBPyConnection, run_id: str, inputs: Fingerprint) -> datetime:
     ensure_state(con)
     started = datetime.now(UTC).replace(tzinfo=None)
     con.execute(

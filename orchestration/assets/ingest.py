@@ -173,7 +173,7 @@ def _decide(
     with warehouse.connection() as con:
         decision = reuse.decide(con, fingerprint, RAW_ENTITIES, fresh)
         if decision.reuse and with_truth and not reuse.table_exists(con, "demo_truth", "account_truth"):
-            decision = reuse.Decision(None, None, "demo_truth.account_truth is missing")
+            decision = reuse.redo("demo_truth.account_truth is missing")
     if not decision.reuse:
         context.log.info(f"{SHOWN}ingest: full load ({decision.reason})")
     return decision
@@ -197,7 +197,7 @@ def _reused(
 ):
     """Materialisations that point at the raw tables of the earlier load instead of loading again."""
     note = (
-        f"raw tables reused from load {decision.run_id} (loaded {decision.loaded_at:%Y-%m-%d %H:%M:%S} UTC), "
+        f"raw tables reused from load {decision.run_id} (loaded {decision.made_at:%Y-%m-%d %H:%M:%S} UTC), "
         f"fingerprint {fingerprint.short}: the source is unchanged; run with --fresh to reload"
     )
     context.log.info(f"{SHOWN}ingest: {note}")
@@ -214,7 +214,7 @@ def _reused(
         yield dg.MaterializeResult(
             asset_key=f"raw_{entity}",
             metadata={
-                "rows": dg.MetadataValue.int(decision.rows[entity]),
+                "rows": dg.MetadataValue.int(decision.recorded[entity]),
                 "quarantined_rows": dg.MetadataValue.int(quarantined[entity]),
                 "quarantine_table": f"quarantine.{entity}",
                 "source": str(source),

@@ -78,9 +78,9 @@ def dbt_warehouse(
     with duckdb.connect(str(settings.warehouse_path())) as con:
         inputs = state.build_inputs(con, dbt_project.project_dir, dbt_vars, selected)
         skip = state.decide(con, inputs, config.fresh)
-        if not skip.build_run_id:
+        if not skip.reuse:
             started = state.record_start(con, context.run_id, inputs)
-    if skip.build_run_id:
+    if skip.reuse:
         yield from _replayed(context, skip, inputs)
         return
     context.log.info(f"{SHOWN}warehouse: dbt build ({skip.reason})")
@@ -102,32 +102,32 @@ def _topological(context: dg.AssetExecutionContext) -> list[dg.AssetKey]:
     return list(TopologicalSorter(graph).static_order())
 
 
-def _replayed(context: dg.AssetExecutionContext, skip: state.Skip, inputs: state.BuildInputs):
+def _replayed(context: dg.AssetExecutionContext, skip: state.Decision, inputs: state.Fingerprint):
     """Materialisations (and the check outcomes of that build) saying the marts of build X stand."""
     note = (
         f"dbt build skipped: raw tables, dbt project, vars and selection unchanged since build "
-        f"{skip.build_run_id} ({skip.built_at:%Y-%m-%d %H:%M:%S} UTC), inputs {inputs.short}; "
+        f"{skip.run_id} ({skip.made_at:%Y-%m-%d %H:%M:%S} UTC), inputs {inputs.short}; "
         "run with --fresh to rebuild"
     )
     context.log.info(f"{SHOWN}warehouse: {note}")
     meta = {
         "reused": True,
-        "reused_from_build": skip.build_run_id,
+        "reused_from_build": skip.run_id,
         "build_inputs": inputs.short,
         "note": note,
     }
     for key in _topological(context):
         yield dg.MaterializeResult(asset_key=key, metadata=meta)
     for key in context.selected_asset_check_keys:
-        outcome = skip.checks.get(f"{key.asset_key.to_user_string()}:{key.name}")
+        outcome = skip.recorded.get(f"{key.asset_key.to_user_string()}:{key.name}")
         if outcome is None:  # selection is part of the inputs, so the build covered this check
-            raise RuntimeError(f"build {skip.build_run_id} recorded no outcome for check {key}")
+            raise RuntimeError(f"build {skip.run_id} recorded no outcome for check {key}")
         yield dg.AssetCheckResult(
             asset_key=key.asset_key,
             check_name=key.name,
             passed=outcome["passed"],
             severity=dg.AssetCheckSeverity(outcome["severity"]),
-            metadata={**meta, "note": f"outcome of build {skip.build_run_id}, data unchanged since"},
+            metadata={**meta, "note": f"outcome of build {skip.run_id}, data unchanged since"},
         )
 
 

@@ -2,12 +2,12 @@
 
 The hand-made fixture (make_fixture.py) is landed in schema `raw` of a throwaway PostgreSQL database
 and in a DuckDB file; one `dbt build` each (models, data tests, unit tests), then every mart is
-compared row for row: same columns, same keys, equal values, floats within 1e-9 relative.
+compared row for row: same columns, same keys, equal values, floats within 1e-9 relative
+(data_quality/parity.py).
 """
 
 from __future__ import annotations
 
-import math
 from datetime import date
 
 import duckdb
@@ -15,11 +15,7 @@ import pytest
 from dbt_build import run_dbt_build
 from make_fixture import RAW_DDL, ROWS, write_fixture
 
-KEYS = {
-    "fct_account_features": ["account_id", "cutoff_date"],
-    "fct_quarterly_revenue": ["account_id", "quarter_start"],
-    "dim_reps": ["rep_id"],
-}
+from data_quality.parity import TABLE_KEYS, rows_frame, table_differences
 
 
 def postgres_ddl(ddl: str) -> str:
@@ -67,14 +63,6 @@ def read_postgres(url: str, sql: str) -> tuple[list[str], list[tuple]]:
     return names, data
 
 
-def same_value(a, b) -> bool:
-    if isinstance(a, float) or isinstance(b, float):
-        if a is None or b is None:
-            return a is None and b is None
-        return math.isclose(float(a), float(b), rel_tol=1e-9, abs_tol=1e-12)
-    return a == b
-
-
 def test_postgres_marts_equal_duckdb_marts(pg_database, tmp_path):
     warehouse = write_fixture(tmp_path / "warehouse.duckdb")
     run_dbt_build(warehouse, tmp_path / "duckdb")
@@ -90,20 +78,14 @@ def test_postgres_marts_equal_duckdb_marts(pg_database, tmp_path):
         )
         assert {"dim_accounts", "dim_reps", "fct_account_value", "fct_buying_behaviour"} <= set(marts)
         for mart in marts:
-            keys = KEYS.get(mart, ["account_id"])
-            order = ", ".join(keys)
-            cursor = con.execute(f"select * from marts.{mart} order by {order}")
-            duck_names = [d[0] for d in cursor.description]
-            duck_rows = cursor.fetchall()
-            pg_names, pg_rows = read_postgres(pg_database, f"select * from marts.{mart} order by {order}")
-            assert pg_names == duck_names, mart
-            assert len(pg_rows) == len(duck_rows) > 0, mart
-            key_idx = [duck_names.index(k) for k in keys]
-            for duck_row, pg_row in zip(duck_rows, pg_rows, strict=True):
-                key = tuple(duck_row[i] for i in key_idx)
-                assert key == tuple(pg_row[i] for i in key_idx), (mart, key)
-                for name, d, p in zip(duck_names, duck_row, pg_row, strict=True):
-                    assert same_value(d, p), (mart, key, name, d, p)
+            cursor = con.execute(f"select * from marts.{mart}")
+            duck = rows_frame([d[0] for d in cursor.description], cursor.fetchall())
+            postgres = rows_frame(*read_postgres(pg_database, f"select * from marts.{mart}"))
+            assert len(duck) > 0, f"{mart}: empty in the DuckDB build, the comparison would say nothing"
+            differences = table_differences(
+                mart, duck, postgres, TABLE_KEYS[mart], atol=1e-12, sides=("duckdb", "postgres")
+            )
+            assert not differences, "\n".join(differences)
     # The comparison is not vacuous: the fixture's known A1 value is in both.
     _, a1 = read_postgres(
         pg_database,

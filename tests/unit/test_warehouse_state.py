@@ -47,34 +47,32 @@ def test_unchanged_inputs_skip_and_replay_the_check_outcomes(con, project, monke
     monkeypatch.delenv("DBT_TARGET", raising=False)
     _built(con, project)
     skip = state.decide(con, state.build_inputs(con, project, dict(VARS), list(SELECTED)), fresh=False)
-    assert skip.build_run_id == "build-1" and skip.checks == {"marts/fct_a:not_null_x": {"passed": True}}
+    assert skip.run_id == "build-1" and skip.recorded == {"marts/fct_a:not_null_x": {"passed": True}}
 
 
 def test_changed_vars_raw_tables_or_project_build_again(con, project, monkeypatch):
     monkeypatch.delenv("DBT_TARGET", raising=False)
     _built(con, project)
     other_vars = state.build_inputs(con, project, {**VARS, "as_of_date": "2026-07-01"}, SELECTED)
-    assert state.decide(con, other_vars, fresh=False).build_run_id is None
+    assert state.decide(con, other_vars, fresh=False).run_id is None
 
     (project / "models" / "marts" / "extra_note.yml").write_text("version: 2\n")
     edited = state.build_inputs(con, project, VARS, SELECTED)
     assert "changed" in state.decide(con, edited, fresh=False).reason
     (project / "models" / "marts" / "extra_note.yml").unlink()
-    assert state.decide(con, state.build_inputs(con, project, VARS, SELECTED), fresh=False).build_run_id
+    assert state.decide(con, state.build_inputs(con, project, VARS, SELECTED), fresh=False).run_id
 
     con.execute("update raw.transactions set _run_id = 'load-2'")  # a new load of the same size
-    assert (
-        state.decide(con, state.build_inputs(con, project, VARS, SELECTED), fresh=False).build_run_id is None
-    )
+    assert state.decide(con, state.build_inputs(con, project, VARS, SELECTED), fresh=False).run_id is None
 
 
 def test_an_unfinished_build_fresh_or_another_target_always_build(con, project, monkeypatch):
     monkeypatch.delenv("DBT_TARGET", raising=False)
     inputs = _built(con, project)
-    assert state.decide(con, inputs, fresh=True).build_run_id is None
+    assert state.decide(con, inputs, fresh=True).run_id is None
     state.record_start(con, "build-2", inputs)  # started, then failed: never marked success
     skip = state.decide(con, inputs, fresh=False)
-    assert skip.build_run_id is None and "did not finish" in skip.reason
+    assert skip.run_id is None and "did not finish" in skip.reason
     monkeypatch.setenv("DBT_TARGET", "postgres")
     assert "not tracked" in state.decide(con, inputs, fresh=False).reason
 
@@ -82,7 +80,7 @@ def test_an_unfinished_build_fresh_or_another_target_always_build(con, project, 
 def test_no_earlier_build_means_build(con, project, monkeypatch):
     monkeypatch.delenv("DBT_TARGET", raising=False)
     skip = state.decide(con, state.build_inputs(con, project, VARS, SELECTED), fresh=False)
-    assert skip.build_run_id is None and skip.reason == "no earlier build recorded in this warehouse"
+    assert skip.run_id is None and skip.reason == "no earlier build recorded in this warehouse"
 
 
 def test_a_dbt_run_outside_the_plan_forces_the_next_build(con, project, monkeypatch):
@@ -90,10 +88,10 @@ def test_a_dbt_run_outside_the_plan_forces_the_next_build(con, project, monkeypa
     hook): the marts may no longer be what the last build left, so the next plan builds."""
     monkeypatch.delenv("DBT_TARGET", raising=False)
     inputs = _built(con, project)
-    assert state.decide(con, inputs, fresh=False).build_run_id == "build-1"
+    assert state.decide(con, inputs, fresh=False).run_id == "build-1"
     con.execute(f"insert into {state.DBT_INVOCATIONS} values ('by-hand')")
     skip = state.decide(con, inputs, fresh=False)
-    assert skip.build_run_id is None and "dbt ran on this warehouse outside the plan" in skip.reason
+    assert skip.run_id is None and "dbt ran on this warehouse outside the plan" in skip.reason
 
 
 def test_a_dropped_mart_forces_the_next_build(con, project, monkeypatch):
@@ -101,10 +99,10 @@ def test_a_dropped_mart_forces_the_next_build(con, project, monkeypatch):
     con.execute("create schema marts")
     con.execute("create table marts.fct_a as select 1 as x")
     inputs = _built(con, project)
-    assert state.decide(con, inputs, fresh=False).build_run_id == "build-1"
+    assert state.decide(con, inputs, fresh=False).run_id == "build-1"
     con.execute("drop table marts.fct_a")
     skip = state.decide(con, inputs, fresh=False)
-    assert skip.build_run_id is None and "tables or views of the dbt schemas changed" in skip.reason
+    assert skip.run_id is None and "tables or views of the dbt schemas changed" in skip.reason
 
 
 def test_the_hook_logs_every_invocation_with_the_table_the_state_counts(tmp_path):
