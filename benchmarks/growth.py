@@ -36,7 +36,13 @@ import pandas as pd  # noqa: E402
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from ml.stage import DAILY_TRANSACTIONS_SQL, FEATURES_SQL, HISTORY_START_SQL, StepTimer  # noqa: E402
+from ml.stage import (  # noqa: E402
+    DAILY_TRANSACTIONS_SQL,
+    FEATURES_SQL,
+    HISTORY_START_SQL,
+    StepTimer,
+    stage_sql,
+)
 from planning.config import PlanConfig, load_config  # noqa: E402
 
 METRIC_KEYS = ("mae", "rmse", "spearman", "top_decile_capture", "bias")
@@ -80,11 +86,11 @@ def run_old(con: duckdb.DuckDBPyConnection, cfg: PlanConfig, ref: str) -> tuple[
     gm = cfg.growth_model
     timer = StepTimer()
     with timer.step("read_features"):
-        features = con.execute(FEATURES_SQL).df()
-        history_start = con.execute(HISTORY_START_SQL).fetchall()[0][0]
+        features = con.execute(stage_sql(FEATURES_SQL, con, None)).df()
+        history_start = con.execute(stage_sql(HISTORY_START_SQL, con, None)).fetchall()[0][0]
     labelled = sorted(features.loc[features["label_revenue_next_4q"].notna(), "cutoff_date"].unique())
     with timer.step("bgnbd_inputs_sql"):
-        con.execute(DAILY_TRANSACTIONS_SQL)
+        con.execute(stage_sql(DAILY_TRANSACTIONS_SQL, con, None))
         backtest.daily_totals(con)
         rfm = backtest.rfm_summary(con, [pd.Timestamp(c).date() for c in labelled])
     with timer.step("bgnbd_fit"):

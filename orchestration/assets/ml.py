@@ -44,8 +44,8 @@ def growth_scores(context: dg.AssetExecutionContext, warehouse: Warehouse, plan_
     """Expected revenue over the next four quarters and potential (wallet) per account, with a
     rolling-origin backtest against run-rate, last-quarter and BG/NBD + Gamma-Gamma baselines."""
     cfg = plan_config.load()
-    with warehouse.connection() as con:
-        stage = run_growth_stage(con, cfg)
+    with warehouse.connection() as con, warehouse.readers() as (_, marts):
+        stage = run_growth_stage(con, cfg, marts)
     result, failed = stage.result, stage.bgnbd_failed
     bgnbd_error = "; ".join(f"{cutoff}: {why}" for cutoff, why in failed.items())
     if failed:  # a baseline that cannot be fitted at a cut-off is reported, not hidden or filled in
