@@ -3,6 +3,7 @@
     uv run covplan plan --out /tmp/growth-1x                       # once: a warehouse to read
     uv run python benchmarks/growth.py /tmp/growth-1x/warehouse.duckdb
     uv run python benchmarks/growth.py WAREHOUSE --only new --profile /tmp/new.prof   # cProfile one side
+    uv run python benchmarks/growth.py WAREHOUSE --marts-parquet DIR   # new side on Spark-layout Parquet
 
 "old" is the stage as it stands at git ref `--baseline-ref` (default main): ml/growth.py and
 ml/backtest.py of that ref are loaded from git into a throw-away package and driven the way that ref's
@@ -36,7 +37,13 @@ import pandas as pd  # noqa: E402
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from ml.stage import DAILY_TRANSACTIONS_SQL, FEATURES_SQL, HISTORY_START_SQL, StepTimer  # noqa: E402
+from ml.stage import (  # noqa: E402
+    DAILY_TRANSACTIONS_SQL,
+    FEATURES_SQL,
+    HISTORY_START_SQL,
+    StepTimer,
+    stage_sql,
+)
 from planning.config import PlanConfig, load_config  # noqa: E402
 
 METRIC_KEYS = ("mae", "rmse", "spearman", "top_decile_capture", "bias")
@@ -80,11 +87,11 @@ def run_old(con: duckdb.DuckDBPyConnection, cfg: PlanConfig, ref: str) -> tuple[
     gm = cfg.growth_model
     timer = StepTimer()
     with timer.step("read_features"):
-        features = con.execute(FEATURES_SQL).df()
-        history_start = con.execute(HISTORY_START_SQL).fetchall()[0][0]
+        features = con.execute(stage_sql(FEATURES_SQL, con, None)).df()
+        history_start = con.execute(stage_sql(HISTORY_START_SQL, con, None)).fetchall()[0][0]
     labelled = sorted(features.loc[features["label_revenue_next_4q"].notna(), "cutoff_date"].unique())
     with timer.step("bgnbd_inputs_sql"):
-        con.execute(DAILY_TRANSACTIONS_SQL)
+        con.execute(stage_sql(DAILY_TRANSACTIONS_SQL, con, None))
         backtest.daily_totals(con)
         rfm = backtest.rfm_summary(con, [pd.Timestamp(c).date() for c in labelled])
     with timer.step("bgnbd_fit"):
@@ -100,10 +107,11 @@ def run_old(con: duckdb.DuckDBPyConnection, cfg: PlanConfig, ref: str) -> tuple[
     return timer.steps, result.metrics
 
 
-def run_new(con: duckdb.DuckDBPyConnection, cfg: PlanConfig) -> tuple[dict, dict]:
+def run_new(con: duckdb.DuckDBPyConnection, cfg: PlanConfig, marts_parquet: str | None) -> tuple[dict, dict]:
     from ml.stage import run_growth_stage
+    from planning.marts import ParquetTables
 
-    out = run_growth_stage(con, cfg)
+    out = run_growth_stage(con, cfg, ParquetTables(Path(marts_parquet)) if marts_parquet else None)
     return out.steps, out.result.metrics
 
 
@@ -134,6 +142,11 @@ def main() -> None:
     parser.add_argument("--config", default=str(ROOT / "config" / "plan.yaml"))
     parser.add_argument("--baseline-ref", default="main", help="git ref of the old stage (default main)")
     parser.add_argument("--only", choices=("old", "new"), help="run one side only")
+    parser.add_argument(
+        "--marts-parquet",
+        help="new side reads the dbt tables from this Parquet warehouse dir (<schema>.db/<table>/), "
+        "as with COVPLAN_MARTS_PARQUET_DIR",
+    )
     parser.add_argument("--profile", help="write a cProfile of the side(s) run to this path (+ .old/.new)")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                         help="growth_model override for the new side, e.g. max_training_rows=0")  # fmt: skip
@@ -152,7 +165,11 @@ def main() -> None:
         if args.only and args.only != name:
             continue
         profile = f"{args.profile}.{name}" if args.profile else None
-        fn = (lambda: run_old(con, cfg, args.baseline_ref)) if name == "old" else (lambda: run_new(con, cfg))
+        fn = (
+            (lambda: run_old(con, cfg, args.baseline_ref))
+            if name == "old"
+            else (lambda: run_new(con, cfg, args.marts_parquet))
+        )
         results[name] = side(name, fn, profile)
     print(f"load at the end {os.getloadavg()[0]:.1f}")
     if len(results) == 2:

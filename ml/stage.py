@@ -9,9 +9,10 @@ regression should be visible in the asset metadata, not only in a profiler.
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 
 import duckdb
@@ -20,18 +21,31 @@ import pandas as pd
 from ml.backtest import bgnbd_predictions, daily_totals, rfm_summary
 from ml.growth import GrowthResult, read_features, train_and_score
 from planning.config import PlanConfig
+from planning.marts import DuckDBTables, TableReader, source_of
 
+# {table} placeholders: the reader's `relation` for it, a DuckDB table or a `read_parquet` scan of the
+# engine's Parquet, so the same SQL runs on the connection whichever engine built the marts.
 FEATURES_SQL = """
 select f.*, a.n_contact_roles
-from marts.fct_account_features f
-join marts.dim_accounts a using (account_id)
+from {marts.fct_account_features} f
+join {marts.dim_accounts} a using (account_id)
 """
 DAILY_TRANSACTIONS_SQL = """
 create or replace temp view tx as
 select account_id, order_date, net_amount as amount, order_id as order_key
-from staging.stg_erp__transactions
+from {staging.stg_erp__transactions}
 """
-HISTORY_START_SQL = "select min(data_first_quarter_start) from intermediate.int_plan_calendar"
+HISTORY_START_SQL = "select min(data_first_quarter_start) from {intermediate.int_plan_calendar}"
+
+
+def stage_sql(sql: str, con: duckdb.DuckDBPyConnection, marts: TableReader | None) -> str:
+    """`sql` with each `{schema.table}` replaced by where it is read from: `marts` (the warehouse's own
+    tables when None) for dbt tables, the warehouse for dbt views (`planning.marts.source_of`)."""
+    local = DuckDBTables(lambda: nullcontext(con))
+    names = re.findall(r"\{(\w+\.\w+)\}", sql)
+    for table in names:
+        sql = sql.replace(f"{{{table}}}", source_of(table, local, marts or local).relation(table))
+    return sql
 
 
 @dataclass
@@ -59,16 +73,19 @@ class StageOutput:
     steps: dict[str, dict[str, float]]
 
 
-def run_growth_stage(con: duckdb.DuckDBPyConnection, cfg: PlanConfig) -> StageOutput:
-    """Features → BG/NBD baseline per labelled cut-off → backtest and scores (see ml.growth)."""
+def run_growth_stage(
+    con: duckdb.DuckDBPyConnection, cfg: PlanConfig, marts: TableReader | None = None
+) -> StageOutput:
+    """Features → BG/NBD baseline per labelled cut-off → backtest and scores (see ml.growth). The marts
+    come from `marts` (e.g. Spark's Parquet, scanned by this connection), else from the warehouse."""
     gm = cfg.growth_model
     timer = StepTimer()
     with timer.step("read_features"):
-        features = read_features(con, FEATURES_SQL)
-        history_start = con.execute(HISTORY_START_SQL).fetchall()[0][0]
+        features = read_features(con, stage_sql(FEATURES_SQL, con, marts))
+        history_start = con.execute(stage_sql(HISTORY_START_SQL, con, marts)).fetchall()[0][0]
     labelled = sorted(features.loc[features["label_revenue_next_4q"].notna(), "cutoff_date"].unique())
     with timer.step("bgnbd_inputs_sql"):
-        con.execute(DAILY_TRANSACTIONS_SQL)
+        con.execute(stage_sql(DAILY_TRANSACTIONS_SQL, con, marts))
         daily_totals(con, count_orders=False)
         rfm = rfm_summary(con, [pd.Timestamp(c).date() for c in labelled])
         con.execute("drop table if exists tx_daily")  # account × day totals: not needed past this point

@@ -34,11 +34,26 @@ class MartReadError(ValueError):
 
 
 class TableReader(Protocol):
-    """Something that streams a warehouse table: `schema.table` → record batches of `columns`."""
+    """Something that streams a warehouse table: `schema.table` → record batches of `columns`, and
+    names it for DuckDB SQL (`relation`) so a step that aggregates in SQL scans the same source."""
 
     def batches(
         self, table: str, columns: Sequence[str], rows_per_batch: int
     ) -> Iterator[pa.RecordBatch]: ...
+
+    def relation(self, table: str) -> str: ...
+
+
+# dbt builds `staging` as views (dbt_project.yml). Another engine keeps a view in its metastore only:
+# there is no Parquet of it under the warehouse directory, so the steps read staging models from the
+# DuckDB warehouse's own dbt build even when the marts come from Parquet (see `source_of`).
+VIEW_SCHEMAS = frozenset({"staging"})
+
+
+def source_of(table: str, local: TableReader, marts: TableReader) -> TableReader:
+    """The reader that holds `table`: the marts reader for dbt tables, the local DuckDB warehouse for
+    dbt views (`VIEW_SCHEMAS`). With one DuckDB warehouse both are the same reader."""
+    return local if _split(table)[0] in VIEW_SCHEMAS else marts
 
 
 def _split(table: str) -> tuple[str, str]:
@@ -78,6 +93,10 @@ class DuckDBTables:
             cols = ", ".join(f'"{c}"' for c in columns)
             yield from con.sql(f'select {cols} from "{schema}"."{name}"').to_arrow_reader(rows_per_batch)
 
+    def relation(self, table: str) -> str:
+        schema, name = _split(table)
+        return f'"{schema}"."{name}"'
+
 
 @dataclass(frozen=True)
 class ParquetTables:
@@ -104,6 +123,14 @@ class ParquetTables:
         dataset = ds.dataset(path, format="parquet")
         _check_columns(table, str(path), columns, dataset.schema.names)
         yield from dataset.scanner(columns=list(columns), batch_size=rows_per_batch).to_batches()
+
+    def relation(self, table: str) -> str:
+        """A `read_parquet` scan of the table's part files, which DuckDB streams (only the columns and
+        row groups a query touches). Spark's `_SUCCESS` and `.crc` files do not match."""
+        path = self.path_of(table)
+        files = path if path.is_file() else path / "**" / "*.parquet"
+        literal = str(files).replace("'", "''")
+        return f"read_parquet('{literal}', hive_partitioning = false)"
 
 
 STRING_DTYPE = pd.StringDtype("pyarrow", na_value=np.nan)  # pandas' `str`: what `.df()` gives for VARCHAR
@@ -146,13 +173,21 @@ def _decimal_to_float(column: pa.Array) -> np.ndarray:
 
 
 def read_columns(
-    reader: TableReader, table: str, columns: Sequence[str], rows_per_batch: int = ROWS_PER_BATCH
+    reader: TableReader,
+    table: str,
+    columns: Sequence[str],
+    rows_per_batch: int = ROWS_PER_BATCH,
+    nullable_ints: bool = False,
 ) -> dict[str, Column]:
     """The named columns of `table`: numbers and dates as one numpy array each, strings as pandas'
     Arrow-backed `str` arrays (the Arrow buffers themselves: no Python string objects). Built batch by
-    batch, so the peak is the finished arrays plus one batch, never a second copy of the table."""
+    batch, so the peak is the finished arrays plus one batch, never a second copy of the table.
+
+    Integers with nulls come as float64 with NaN, or with `nullable_ints` as pandas' masked `Int64`/
+    `Int32`… arrays, which is what DuckDB's `.df()` gives for them today."""
     numeric: dict[str, list[np.ndarray]] = {}
     strings: dict[str, list[pa.Array]] = {}
+    ints: dict[str, list[pa.Array]] = {}
     for batch in reader.batches(table, columns, rows_per_batch):
         for name in columns:
             column = batch.column(name)
@@ -160,17 +195,45 @@ def read_columns(
                 column = column.dictionary_decode()
             if _is_string(column.type):
                 strings.setdefault(name, []).append(column)
+            elif nullable_ints and pa.types.is_integer(column.type):
+                ints.setdefault(name, []).append(column)
             else:
                 numeric.setdefault(name, []).append(_to_numpy(column))
     out: dict[str, Column] = {}
     for name in columns:
         if name in strings:
             out[name] = pd.array(pa.chunked_array(strings[name]), dtype=STRING_DTYPE)
+        elif name in ints:
+            out[name] = _masked_ints(pa.chunked_array(ints[name]))
         elif name in numeric:
             out[name] = np.concatenate(numeric[name])
         else:  # an empty table: no batch told the type
             out[name] = pd.array([], dtype=STRING_DTYPE)
     return out
+
+
+def _masked_ints(column: pa.ChunkedArray) -> Column:
+    """Integers as numpy, or as a pandas masked integer array when some are null."""
+    values = pc.fill_null(column, 0).to_numpy()
+    if not column.null_count:
+        return values
+    return pd.arrays.IntegerArray(values, column.is_null().to_numpy(zero_copy_only=False))
+
+
+def take_rows(values: Column, rows: np.ndarray) -> Column:
+    """`values[rows]` of a left join: a missing value where `rows` is -1, with the dtype `.df()` gives
+    the joined column (NaN in float64, NA in strings, masked integers only where a value is missing)."""
+    missing = rows < 0
+    if isinstance(values, np.ndarray):
+        if not missing.any():
+            return values[rows]
+        if values.dtype.kind in "iu":
+            return pd.arrays.IntegerArray(values[np.where(missing, 0, rows)], missing)
+        return take_or(values, rows, np.full(len(rows), np.nan))
+    taken = values.take(rows, allow_fill=True)
+    if isinstance(taken, pd.arrays.IntegerArray) and not taken.isna().any():
+        return taken.to_numpy(dtype=taken.dtype.numpy_dtype)
+    return taken
 
 
 def read_frame(

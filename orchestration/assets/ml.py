@@ -4,6 +4,7 @@ import json
 
 import dagster as dg
 import joblib
+import numpy as np
 import pandas as pd
 
 from ml.growth import backtest_markdown
@@ -14,6 +15,16 @@ from orchestration import settings
 from orchestration.metadata import figures, preview
 from orchestration.partitions import ONE_PLAN_PER_RUN, quarterly_partitions
 from orchestration.resources import PlanConfigResource, Warehouse
+from planning.marts import (
+    STRING_DTYPE,
+    Column,
+    index_of,
+    inner_rows,
+    read_columns,
+    source_of,
+    take_or,
+    take_rows,
+)
 
 
 @dg.asset(
@@ -33,8 +44,8 @@ def growth_scores(context: dg.AssetExecutionContext, warehouse: Warehouse, plan_
     """Expected revenue over the next four quarters and potential (wallet) per account, with a
     rolling-origin backtest against run-rate, last-quarter and BG/NBD + Gamma-Gamma baselines."""
     cfg = plan_config.load()
-    with warehouse.connection() as con:
-        stage = run_growth_stage(con, cfg)
+    with warehouse.connection() as con, warehouse.readers() as (_, marts):
+        stage = run_growth_stage(con, cfg, marts)
     result, failed = stage.result, stage.bgnbd_failed
     bgnbd_error = "; ".join(f"{cutoff}: {why}" for cutoff, why in failed.items())
     if failed:  # a baseline that cannot be fitted at a cut-off is reported, not hidden or filled in
@@ -93,27 +104,67 @@ def growth_scores(context: dg.AssetExecutionContext, warehouse: Warehouse, plan_
     )
 
 
-ACCOUNT_INPUTS_SQL = """
-with open_stages as (
-    select account_id,
-           max(case stage when 'prospecting' then 1 when 'qualification' then 2
-                          when 'proposal' then 3 when 'negotiation' then 4 end) as stage_rank
-    from staging.stg_crm__opportunities
-    where not is_closed
-    group by account_id
-)
-select a.account_id, a.status, a.employees, a.open_pipeline_amount,
-       v.revenue_t12m, v.size_bucket, b.price_seeking_index, b.recency_days,
-       s.expected_revenue_next_4q, s.potential, s.headroom, s.reason_codes,
-       case o.stage_rank when 1 then 'prospecting' when 2 then 'qualification'
-                         when 3 then 'proposal' when 4 then 'negotiation' end as open_stage
-from marts.dim_accounts a
-join marts.fct_account_value v using (account_id)
-join marts.fct_buying_behaviour b using (account_id)
-left join ml.account_scores s using (account_id)
-left join open_stages o using (account_id)
-order by a.account_id
-"""
+OPEN_STAGES = ["prospecting", "qualification", "proposal", "negotiation"]  # rank 1..4: the furthest wins
+SCORE_COLUMNS = ["expected_revenue_next_4q", "potential", "headroom", "reason_codes"]
+
+
+def segment_inputs(warehouse: Warehouse) -> pd.DataFrame:
+    """One row per account, ordered by account: its status, size, value, behaviour, score (if any) and
+    the furthest stage of its open opportunities (if any).
+
+    The join `marts.dim_accounts ⋈ marts.fct_account_value ⋈ marts.fct_buying_behaviour ⟕
+    ml.account_scores ⟕ open stages`, done on Arrow-read columns (`planning.marts`), so the marts can
+    come from DuckDB or from Spark's Parquet; the open-opportunity view (staging) is read from the
+    warehouse's dbt build (`source_of`). Same frame as the SQL it replaced (tests/unit/test_mart_reader.py).
+    """
+    opportunities = "staging.stg_crm__opportunities"
+    with warehouse.readers() as (local, marts):
+        a = read_columns(
+            marts,
+            "marts.dim_accounts",
+            ["account_id", "status", "employees", "open_pipeline_amount"],
+            nullable_ints=True,
+        )
+        v = read_columns(marts, "marts.fct_account_value", ["account_id", "revenue_t12m", "size_bucket"])
+        b = read_columns(
+            marts,
+            "marts.fct_buying_behaviour",
+            ["account_id", "price_seeking_index", "recency_days"],
+            nullable_ints=True,
+        )
+        s = read_columns(local, "ml.account_scores", ["account_id", *SCORE_COLUMNS], nullable_ints=True)
+        o = read_columns(
+            source_of(opportunities, local, marts), opportunities, ["account_id", "stage", "is_closed"]
+        )
+    ids = a["account_id"]
+    in_v = index_of(ids, v["account_id"], "marts.fct_account_value")
+    in_b = index_of(ids, b["account_id"], "marts.fct_buying_behaviour")
+    rows = inner_rows(ids, in_v, in_b)
+    ids = ids[rows]
+    in_s = index_of(ids, s["account_id"], "ml.account_scores")
+    frame = {
+        "account_id": ids,
+        **{c: take_rows(a[c], rows) for c in ("status", "employees", "open_pipeline_amount")},
+        **{c: take_rows(v[c], in_v[rows]) for c in ("revenue_t12m", "size_bucket")},
+        **{c: take_rows(b[c], in_b[rows]) for c in ("price_seeking_index", "recency_days")},
+        **{c: take_rows(s[c], in_s) for c in SCORE_COLUMNS},
+        "open_stage": _open_stage(ids, o),
+    }
+    return pd.DataFrame(frame, copy=False)
+
+
+def _open_stage(ids: Column, opportunities: dict[str, Column]) -> Column:
+    """Per account of `ids`, the furthest stage among its open (not closed) opportunities: a group-by
+    max of the stage rank over the arrays; NA without a ranked open opportunity."""
+    is_open = pd.Series(opportunities["is_closed"], copy=False).eq(False).to_numpy(dtype=bool)
+    stage = pd.Series(opportunities["stage"][is_open], copy=False)
+    rank = stage.map({name: k for k, name in enumerate(OPEN_STAGES, start=1)}).astype("float64")
+    best = rank.groupby(opportunities["account_id"][is_open], sort=False).max()
+    found = take_or(
+        best.to_numpy(), index_of(ids, best.index.to_numpy(), "open stages"), np.full(len(ids), np.nan)
+    )
+    names = np.array([None, *OPEN_STAGES], dtype=object)[np.nan_to_num(found, nan=0).astype(np.int64)]
+    return pd.array(names, dtype=STRING_DTYPE)
 
 
 @dg.asset(
@@ -134,7 +185,7 @@ def account_segments(warehouse: Warehouse, plan_config: PlanConfigResource):
     """Size tier, value × potential quadrant, behaviour, lifecycle, coverage tier and specialist overlay
     (rules in config), then the manual overrides of `overrides.csv` beside the plan config, audited."""
     cfg = plan_config.load()
-    accounts = warehouse.query_df(ACCOUNT_INPUTS_SQL)
+    accounts = segment_inputs(warehouse)
     unscored = accounts["expected_revenue_next_4q"].isna()
     # Accounts created after the last feature cut-off have no score yet: they are planned on today's value.
     accounts.loc[unscored, "expected_revenue_next_4q"] = accounts.loc[unscored, "revenue_t12m"]

@@ -31,7 +31,7 @@ END_DATE = date(2025, 12, 31)
 @pytest.fixture(scope="module")
 def scored(tmp_path_factory: pytest.TempPathFactory):
     from ml.growth import read_features, train_and_score
-    from ml.stage import FEATURES_SQL
+    from ml.stage import FEATURES_SQL, stage_sql
     from planning.config import load_config
 
     demo = demo_module.generate_demo(N_ACCOUNTS, seed=11, end_date=END_DATE)
@@ -40,7 +40,7 @@ def scored(tmp_path_factory: pytest.TempPathFactory):
     land_raw(warehouse, demo.tables())
     run_dbt_build(warehouse, work_dir)
     with duckdb.connect(str(warehouse)) as con:  # dbt ran in-process with a read-write connection
-        features = read_features(con, FEATURES_SQL)
+        features = read_features(con, stage_sql(FEATURES_SQL, con, None))
         history_start = con.execute(
             "select min(data_first_quarter_start) from intermediate.int_plan_calendar"
         ).fetchall()[0][0]

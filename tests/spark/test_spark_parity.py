@@ -118,7 +118,8 @@ create table planning.territory_assignment as
   from planning.account_workload;
 create table ml.account_scores as
   select account_id, case when hash(account_id) % 13 = 0 then null else revenue_t12m * 1.25 + 10 end
-         as potential, revenue_t12m * 0.75 as expected_revenue_next_4q
+         as potential, revenue_t12m * 0.75 as expected_revenue_next_4q, revenue_t12m * 0.5 as headroom,
+         case when hash(account_id) % 7 = 0 then null else 'momentum' end as reason_codes
   from marts.fct_account_value where hash(account_id) % 11 <> 3;
 """
 
@@ -140,10 +141,12 @@ def _same_inputs(parquet, duck, keys: list[str]) -> None:
 def test_planning_inputs_from_the_clusters_parquet_equal_those_from_duckdb(builds, tmp_path, monkeypatch):
     """planning.marts' Parquet backend on the directory the cluster really wrote (`spark.sql.warehouse.dir`)
     gives the planning steps the same inputs as the DuckDB build: territory design, goals, the quarterly
-    revenue history and the as-of date (workload reads only ml.account_segments, never a mart)."""
+    revenue history, the as-of date and the segments step's inputs (workload reads only
+    ml.account_segments, never a mart; the opportunities, a dbt view, come from DuckDB either way)."""
     import shutil
 
     from orchestration.assets.goals import goal_inputs
+    from orchestration.assets.ml import segment_inputs
     from orchestration.assets.planning import design_inputs
     from orchestration.resources import MARTS_PARQUET_ENV, Warehouse
     from planning.marts import ParquetTables, read_columns, read_frame
@@ -165,6 +168,7 @@ def test_planning_inputs_from_the_clusters_parquet_equal_those_from_duckdb(build
         return {
             "design": design_inputs(warehouse),
             "goals": goal_inputs(warehouse),
+            "segments": segment_inputs(warehouse),
             "quarterly": quarterly.sort_values(history[:2], ignore_index=True),
             "as_of": as_of,
             "backend": type(marts).__name__,
@@ -186,6 +190,8 @@ def test_planning_inputs_from_the_clusters_parquet_equal_those_from_duckdb(build
     assert len(duck["design"]) == len(duck["goals"]) == 2000
     _same_inputs(spark["design"], duck["design"], ["account_id"])
     _same_inputs(spark["goals"], duck["goals"], ["account_id"])
+    _same_inputs(spark["segments"], duck["segments"], ["account_id"])
+    assert len(duck["segments"]) == 2000 and duck["segments"]["open_stage"].notna().any()
     _same_inputs(spark["quarterly"], duck["quarterly"], ["account_id", "quarter_start"])
     assert spark["as_of"] == duck["as_of"]
     # not vacuous: the fallbacks were taken, and the history has money in it

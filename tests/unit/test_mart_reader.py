@@ -195,3 +195,117 @@ def test_quarterly_revenue_and_as_of_read_as_df_gives_them(warehouse, tmp_path, 
     pd.testing.assert_frame_equal(new, old)
     assert len(new) == 12 * N and new["revenue"].isna().sum() > 0
     assert pd.Timestamp(as_of) == old_as_of
+
+
+# The segments step's query before the Arrow reader: the reference its inputs must equal.
+OLD_SEGMENT_SQL = """
+with open_stages as (
+    select account_id,
+           max(case stage when 'prospecting' then 1 when 'qualification' then 2
+                          when 'proposal' then 3 when 'negotiation' then 4 end) as stage_rank
+    from staging.stg_crm__opportunities
+    where not is_closed
+    group by account_id
+)
+select a.account_id, a.status, a.employees, a.open_pipeline_amount,
+       v.revenue_t12m, v.size_bucket, b.price_seeking_index, b.recency_days,
+       s.expected_revenue_next_4q, s.potential, s.headroom, s.reason_codes,
+       case o.stage_rank when 1 then 'prospecting' when 2 then 'qualification'
+                         when 3 then 'proposal' when 4 then 'negotiation' end as open_stage
+from marts.dim_accounts a
+join marts.fct_account_value v using (account_id)
+join marts.fct_buying_behaviour b using (account_id)
+left join ml.account_scores s using (account_id)
+left join open_stages o using (account_id)
+order by a.account_id
+"""
+
+
+@pytest.fixture
+def segment_warehouse(tmp_path) -> Warehouse:
+    """The segments step's tables with the awkward rows of real data: accounts missing from one mart
+    (dropped), without a score row or with null scores, null recency and reason codes, opportunities
+    that are closed, of an unranked stage, with a null `is_closed`, or of an account no mart knows."""
+    path = tmp_path / "s.duckdb"
+    with duckdb.connect(str(path)) as con:
+        con.execute("create schema marts; create schema ml; create schema staging")
+        con.execute(f"""
+            create table ids as select 'A' || lpad(cast(i as varchar), 6, '0') as account_id, i
+            from range({N}) r(i) order by hash(i)""")
+        con.execute("""
+            create table marts.dim_accounts as
+            select account_id, ['active', 'prospect', 'churned'][1 + i % 3] as status,
+                   cast(5 + i * 37 % 4000 as integer) as employees,
+                   cast(i * 13 % 997 * 100 / 3 as decimal(18, 2)) as open_pipeline_amount
+            from ids where i % 89 <> 4""")
+        con.execute("""
+            create table marts.fct_account_value as
+            select account_id, cast((i * 104729 % 100003) / 3.0 as decimal(18, 2)) as revenue_t12m,
+                   ['>=50K', '<50K', '<5K', 'blank'][1 + i % 4] as size_bucket from ids""")
+        con.execute("""
+            create table marts.fct_buying_behaviour as
+            select account_id, (i % 101) / 100.0 as price_seeking_index,
+                   case when i % 7 = 0 then null else i % 400 end as recency_days
+            from ids where i % 97 <> 5""")
+        con.execute("""
+            create table ml.account_scores as
+            select account_id, case when i % 13 = 0 then null else i * 1.25 end as expected_revenue_next_4q,
+                   i * 2.5 as potential, i * 1.25 as headroom,
+                   case when i % 17 = 0 then null else 'reason ' || (i % 5) end as reason_codes
+            from ids where i % 11 <> 3""")
+        con.execute("""
+            create table staging.stg_crm__opportunities as
+            select 'O' || o as opportunity_id, account_id, stage,
+                   case when o % 53 = 0 then null else stage in ('closed_won', 'closed_lost') end as is_closed
+            from (select account_id, i * 7 + k as o,
+                         ['prospecting', 'qualification', 'proposal', 'negotiation', 'closed_won',
+                          'closed_lost', 'discovery'][1 + (i * 3 + k * 5) % 7] as stage
+                  from ids, range(3) r(k) where (i + k) % 4 <> 0)
+            union all select 'O-ghost', 'ZZ-not-in-marts', 'proposal', false""")
+    return Warehouse(database=str(path))
+
+
+def _export(warehouse: Warehouse, root, tables: list[str]) -> None:
+    """`tables` as Spark writes them: `<root>/<schema>.db/<table>/` of three part files and a _SUCCESS."""
+    with warehouse.connection() as con:
+        for table in tables:
+            schema, name = table.split(".")
+            folder = root / f"{schema}.db" / name
+            folder.mkdir(parents=True)
+            for part in range(3):
+                con.execute(
+                    f"copy (select * from {table} where hash(account_id) % 3 = {part}) "
+                    f"to '{folder}/part-{part:05d}.parquet' (format parquet)"
+                )
+            (folder / "_SUCCESS").write_text("")
+
+
+SEGMENT_MARTS = ["marts.dim_accounts", "marts.fct_account_value", "marts.fct_buying_behaviour"]
+
+
+@pytest.mark.parametrize("backend", ["duckdb", "parquet"])
+def test_segment_inputs_equal_the_old_sql(segment_warehouse, tmp_path, monkeypatch, backend):
+    from orchestration.assets.ml import segment_inputs
+
+    old = _old(segment_warehouse, OLD_SEGMENT_SQL)
+    if backend == "parquet":
+        _export(segment_warehouse, tmp_path / "spark", SEGMENT_MARTS)
+        monkeypatch.setenv(MARTS_PARQUET_ENV, str(tmp_path / "spark"))
+    monkeypatch.setattr("planning.marts.ROWS_PER_BATCH", 97)
+    new = segment_inputs(segment_warehouse)
+    pd.testing.assert_frame_equal(new, old)  # same rows, order, dtypes (str, int32, float64) and values
+    assert len(old) == N - len(range(4, N, 89)) - len(range(5, N, 97))
+    # not vacuous: every join fallback and every open stage is taken
+    assert old["expected_revenue_next_4q"].isna().any() and old["reason_codes"].isna().any()
+    assert old["potential"].isna().any() and old["recency_days"].isna().any()
+    assert set(old["open_stage"].dropna()) == {"prospecting", "qualification", "proposal", "negotiation"}
+    assert old["open_stage"].isna().any()
+
+
+def test_segment_inputs_name_a_missing_parquet_mart(segment_warehouse, tmp_path, monkeypatch):
+    from orchestration.assets.ml import segment_inputs
+
+    _export(segment_warehouse, tmp_path, SEGMENT_MARTS[:2])
+    monkeypatch.setenv(MARTS_PARQUET_ENV, str(tmp_path))
+    with pytest.raises(MartReadError, match="marts.fct_buying_behaviour: no Parquet table at"):
+        segment_inputs(segment_warehouse)
