@@ -18,7 +18,7 @@ import duckdb
 import pandas as pd
 
 from ml.backtest import bgnbd_predictions, daily_totals, rfm_summary
-from ml.growth import GrowthResult, read_features, train_and_score
+from ml.growth import GrowthResult, read_features, rescore, train_and_score
 from planning.config import PlanConfig
 
 FEATURES_SQL = """
@@ -32,6 +32,7 @@ select account_id, order_date, net_amount as amount, order_id as order_key
 from staging.stg_erp__transactions
 """
 HISTORY_START_SQL = "select min(data_first_quarter_start) from intermediate.int_plan_calendar"
+CUTOFF_RANGE_SQL = "select min(cutoff_date), max(cutoff_date) from marts.fct_account_features"
 
 
 @dataclass
@@ -90,3 +91,29 @@ def run_growth_stage(con: duckdb.DuckDBPyConnection, cfg: PlanConfig) -> StageOu
             timings=timer.steps,
         )
     return StageOutput(result=result, bgnbd_failed=failed, steps=timer.steps)
+
+
+def cutoff_range(con: duckdb.DuckDBPyConnection) -> tuple[pd.Timestamp | None, pd.Timestamp | None]:
+    """The earliest and the latest (as-of) cut-off of the feature mart."""
+    first, last = con.execute(CUTOFF_RANGE_SQL).fetchall()[0]
+    return (pd.Timestamp(first) if first else None, pd.Timestamp(last) if last else None)
+
+
+def run_rescore_stage(con: duckdb.DuckDBPyConnection, cfg: PlanConfig, artifact: dict) -> StageOutput:
+    """The quarterly path: the as-of rows only, scored by the models of an earlier yearly run (see
+    ml.growth.rescore): no BG/NBD fits, no backtest, no refit."""
+    timer = StepTimer()
+    with timer.step("read_features"):
+        features = read_features(con, f"select * from ({FEATURES_SQL}) where is_latest")
+        history_start = con.execute(HISTORY_START_SQL).fetchall()[0][0]
+        first_cutoff, _ = cutoff_range(con)
+    with timer.step("rescore"):
+        result = rescore(
+            features,
+            artifact,
+            history_start,
+            first_cutoff,
+            threads=cfg.growth_model.predict_threads,
+            timings=timer.steps,
+        )
+    return StageOutput(result=result, bgnbd_failed={}, steps=timer.steps)
