@@ -19,7 +19,7 @@ import duckdb
 import pandas as pd
 
 from ml.backtest import bgnbd_predictions, daily_totals, rfm_summary
-from ml.growth import GrowthResult, read_features, train_and_score
+from ml.growth import GrowthResult, read_features, rescore, train_and_score
 from planning.config import PlanConfig
 from planning.marts import DuckDBTables, TableReader, source_of
 
@@ -36,6 +36,7 @@ select account_id, order_date, net_amount as amount, order_id as order_key
 from {staging.stg_erp__transactions}
 """
 HISTORY_START_SQL = "select min(data_first_quarter_start) from {intermediate.int_plan_calendar}"
+CUTOFF_RANGE_SQL = "select min(cutoff_date), max(cutoff_date) from {marts.fct_account_features}"
 
 
 def stage_sql(sql: str, con: duckdb.DuckDBPyConnection, marts: TableReader | None) -> str:
@@ -107,3 +108,34 @@ def run_growth_stage(
             timings=timer.steps,
         )
     return StageOutput(result=result, bgnbd_failed=failed, steps=timer.steps)
+
+
+def cutoff_range(
+    con: duckdb.DuckDBPyConnection, marts: TableReader | None = None
+) -> tuple[pd.Timestamp | None, pd.Timestamp | None]:
+    """The earliest and the latest (as-of) cut-off of the feature mart."""
+    first, last = con.execute(stage_sql(CUTOFF_RANGE_SQL, con, marts)).fetchall()[0]
+    return (pd.Timestamp(first) if first else None, pd.Timestamp(last) if last else None)
+
+
+def run_rescore_stage(
+    con: duckdb.DuckDBPyConnection, cfg: PlanConfig, artifact: dict, marts: TableReader | None = None
+) -> StageOutput:
+    """The quarterly path: the as-of rows only, scored by the models of an earlier yearly run (see
+    ml.growth.rescore): no BG/NBD fits, no backtest, no refit."""
+    timer = StepTimer()
+    with timer.step("read_features"):
+        latest = f"select * from ({stage_sql(FEATURES_SQL, con, marts)}) where is_latest"
+        features = read_features(con, latest)
+        history_start = con.execute(stage_sql(HISTORY_START_SQL, con, marts)).fetchall()[0][0]
+        first_cutoff, _ = cutoff_range(con, marts)
+    with timer.step("rescore"):
+        result = rescore(
+            features,
+            artifact,
+            history_start,
+            first_cutoff,
+            threads=cfg.growth_model.predict_threads,
+            timings=timer.steps,
+        )
+    return StageOutput(result=result, bgnbd_failed={}, steps=timer.steps)

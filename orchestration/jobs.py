@@ -19,10 +19,11 @@ PLAN_ASSETS = dg.AssetSelection.all()
 def kind_config(kind: str, scenario: str | None = None) -> dict:
     """Run config that tells the plan-kind-aware assets which kind of plan this run builds.
 
-    `kind` is yearly (redesign) or quarterly (keep territories, re-goal the remaining quarters); a
-    `scenario` name publishes the run as a scenario plan of that kind instead of the plan in force.
+    `kind` is yearly (redesign) or quarterly (rescore with the yearly model, keep territories, re-goal
+    the remaining quarters); a `scenario` name publishes the run as a scenario plan of that kind instead
+    of the plan in force.
     """
-    ops = {op: {"config": {"kind": kind}} for op in ("territory_design", "territory_goals")}
+    ops = {op: {"config": {"kind": kind}} for op in ("growth_scores", "territory_design", "territory_goals")}
     ops["published_plan"] = {
         "config": {"kind": "scenario" if scenario else kind, "scenario_name": scenario or ""}
     }

@@ -1,23 +1,28 @@
 """ML group: growth-potential scores, then segments and coverage tiers, written to schema `ml`."""
 
 import json
+from pathlib import Path
 
 import dagster as dg
+import duckdb
 import joblib
 import numpy as np
 import pandas as pd
 
-from ml.growth import backtest_markdown
+from ml.growth import backtest_markdown, model_version, rescore_problem
 from ml.overrides import AUDIT_COLUMNS, apply_overrides, read_overrides
 from ml.segments import assign_coverage, assign_overlays, assign_segments, explain_coverage
-from ml.stage import run_growth_stage
+from ml.stage import cutoff_range, run_growth_stage, run_rescore_stage
 from orchestration import settings
 from orchestration.metadata import figures, preview
 from orchestration.partitions import ONE_PLAN_PER_RUN, quarterly_partitions
+from orchestration.progress import SHOWN
 from orchestration.resources import PlanConfigResource, Warehouse
+from planning.config import PlanConfig
 from planning.marts import (
     STRING_DTYPE,
     Column,
+    TableReader,
     index_of,
     inner_rows,
     read_columns,
@@ -25,6 +30,29 @@ from planning.marts import (
     take_or,
     take_rows,
 )
+
+
+class GrowthRunConfig(dg.Config):
+    kind: str = "yearly"  # quarterly: rescore with the yearly run's model while it applies
+
+
+def reusable_model(
+    model_path: Path, cfg: PlanConfig, con: duckdb.DuckDBPyConnection, marts: TableReader
+) -> tuple[dict | None, str]:
+    """(the fitted models to rescore with, "") or (None, why this quarterly run fits its own)."""
+    if not cfg.growth_model.quarterly_rescore:
+        return None, "growth_model.quarterly_rescore is off"
+    if not model_path.exists():
+        return None, f"no model fitted with this config and seed yet ({model_path.name})"
+    try:
+        artifact = joblib.load(model_path)
+    except Exception as exc:  # a truncated or foreign file is refitted, and the reason said
+        return None, f"{model_path.name} could not be read ({type(exc).__name__}: {exc})"
+    _, as_of_cutoff = cutoff_range(con, marts)
+    if as_of_cutoff is None:
+        return None, "marts.fct_account_features is empty"
+    problem = rescore_problem(artifact, cfg.growth_model, cfg.seed, as_of_cutoff)
+    return (None, problem) if problem else (artifact, "")
 
 
 @dg.asset(
@@ -40,29 +68,57 @@ from planning.marts import (
     kinds={"scikit-learn", "duckdb"},
     metadata={"table": "ml.account_scores"},
 )
-def growth_scores(context: dg.AssetExecutionContext, warehouse: Warehouse, plan_config: PlanConfigResource):
+def growth_scores(
+    context: dg.AssetExecutionContext,
+    warehouse: Warehouse,
+    plan_config: PlanConfigResource,
+    config: GrowthRunConfig,
+):
     """Expected revenue over the next four quarters and potential (wallet) per account, with a
-    rolling-origin backtest against run-rate, last-quarter and BG/NBD + Gamma-Gamma baselines."""
+    rolling-origin backtest against run-rate, last-quarter and BG/NBD + Gamma-Gamma baselines. A
+    quarterly run rescores the as-of cut-off with the yearly run's model while that model applies
+    (`growth_model.quarterly_rescore`); why it refits instead is shown on the CLI and in the metadata."""
+    if config.kind not in ("yearly", "quarterly"):
+        raise dg.Failure(f"growth_scores: kind {config.kind!r} is not yearly or quarterly")
     cfg = plan_config.load()
+    model_dir = settings.warehouse_path().parent / "models"
+    model_path = model_dir / f"{model_version(cfg.config_hash(), cfg.seed)}.pkl"
     with warehouse.connection() as con, warehouse.readers() as (_, marts):
-        stage = run_growth_stage(con, cfg, marts)
+        artifact, fit_reason = None, "yearly run"
+        if config.kind == "quarterly":
+            artifact, fit_reason = reusable_model(model_path, cfg, con, marts)
+        if artifact is not None:
+            context.log.info(
+                f"{SHOWN}growth model: rescoring with {model_path.name}, fitted as of "
+                f"{artifact['metrics']['scoring_cutoff']} (no backtest or refit)"
+            )
+            stage = run_rescore_stage(con, cfg, artifact, marts)
+        else:
+            if config.kind == "quarterly":
+                context.log.info(f"{SHOWN}growth model: fitting and backtesting ({fit_reason})")
+            stage = run_growth_stage(con, cfg, marts)
     result, failed = stage.result, stage.bgnbd_failed
     bgnbd_error = "; ".join(f"{cutoff}: {why}" for cutoff, why in failed.items())
     if failed:  # a baseline that cannot be fitted at a cut-off is reported, not hidden or filled in
         context.log.warning(f"BG/NBD baseline left out at {len(failed)} cut-off(s): {bgnbd_error}")
     steps = stage.steps
-    model_dir = settings.warehouse_path().parent / "models"
-    model_dir.mkdir(parents=True, exist_ok=True)
-    model_path = model_dir / f"{result.model_version}.pkl"
-    joblib.dump(result.artifact, model_path)
+    if artifact is None:
+        model_dir.mkdir(parents=True, exist_ok=True)
+        joblib.dump(result.artifact, model_path)
 
     scores = result.scores.assign(model_version=result.model_version, run_id=context.run.run_id)
     rows = warehouse.write_table("ml", "account_scores", scores)
     metrics = {
         **result.metrics,
         "model_path": str(model_path),
-        "train_seconds": steps["train_and_score"]["seconds"],
-        "bgnbd_seconds": round(steps["bgnbd_inputs_sql"]["seconds"] + steps["bgnbd_fit"]["seconds"], 2),
+        "model_fitted": artifact is None,
+        "model_fit_reason": fit_reason if artifact is None else "",
+        "train_seconds": steps["train_and_score"]["seconds"] if artifact is None else 0.0,
+        "bgnbd_seconds": (
+            round(steps["bgnbd_inputs_sql"]["seconds"] + steps["bgnbd_fit"]["seconds"], 2)
+            if artifact is None
+            else 0.0
+        ),
         "bgnbd_sample_rows": cfg.growth_model.bgnbd_sample_rows,
         "stage_steps": json.dumps(steps, separators=(",", ":")),
         "baseline_bgnbd_error": bgnbd_error,

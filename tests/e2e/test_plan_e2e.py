@@ -204,8 +204,22 @@ def test_backfilled_quarter_uses_no_later_data_and_quarterly_keeps_elapsed_goals
 
     proc = run_cli("--kind", "quarterly", "--as-of", "2026-07-01", "--config", str(config), out=out)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    # the quarterly run rescores with the model the yearly run fitted a quarter earlier: no refit
+    assert "» growth model: rescoring with growth-" in proc.stdout
     with _pub(out) as con:
         q = con.execute("select plan_id, kind, as_of_date, company_target from latest_plan_runs").fetchone()
+        fitted, rescored = (
+            json.loads(
+                con.execute("select model_metrics from plan_runs where plan_id = ?", [p]).fetchone()[0]
+            )
+            for p in (run[0], q[0])
+        )
+    assert fitted["rescored"] is False and rescored["rescored"] is True
+    assert rescored["fitted_scoring_cutoff"] == fitted["scoring_cutoff"] < rescored["scoring_cutoff"]
+    assert (
+        rescored["model_mae"] == fitted["model_mae"] and rescored["model_version"] == fitted["model_version"]
+    )
+    with _pub(out) as con:
         after = con.execute(
             "select account_id, territory_id, coverage_role, changed, plan_id, goal from latest_account_plan"
         ).df()

@@ -235,3 +235,23 @@ def test_missing_columns_are_named() -> None:
     frame = make_features(n_accounts=50, n_cutoffs=9).drop(columns=["share_web", "tenure_days"])
     with pytest.raises(GrowthInputError, match=r"\['share_web', 'tenure_days'\]"):
         train_and_score(frame, CFG, SEED)
+
+
+@pytest.mark.parametrize("missing_account", [False, True])
+def test_repeated_account_cutoff_rows_are_refused_with_an_example(missing_account: bool) -> None:
+    frame = make_features(n_accounts=50, n_cutoffs=9)
+    repeat = frame.iloc[[17, 17, 40]].copy()  # row 17 three times in all, row 40 twice, in any order
+    if missing_account:
+        frame.loc[[0, 9], "account_id"] = None  # two missing keys at the first cut-off: a repeat too
+    shuffled = pd.concat([repeat, frame]).sample(frac=1.0, random_state=4)
+    expected = "4 duplicate" if missing_account else "3 duplicate"
+    with pytest.raises(GrowthInputError, match=expected) as caught:
+        prepare_features(shuffled)
+    # the first repeat in (cut-off, account) order: the missing keys at the first cut-off, else row 40
+    # (account 4 at the fifth cut-off)
+    first = (
+        "'account_id': nan, 'cutoff_date': Timestamp('2023-01-01"
+        if missing_account
+        else ("'account_id': 'A00004', 'cutoff_date': Timestamp('2024-01-01")
+    )
+    assert first in str(caught.value)

@@ -230,6 +230,7 @@ def fitted() -> tuple:
     score.loc[::11, "revenue_t12m"] = np.nan
     industry = score["industry"].astype(object)
     industry[::13] = "sector_99"  # not seen in training: predicted as missing
+    industry[5::17] = None  # unknown industry: its own words
     score["industry"] = pd.Categorical(industry)
     return model, score[EXPECTED_FEATURES], score["revenue_t12m"].to_numpy()
 
@@ -313,3 +314,34 @@ def test_reason_codes_name_the_fix_when_scikit_learn_internals_change():
     X = pd.DataFrame({"a": [1.0, 2.0]})
     with pytest.raises(RuntimeError, match="install the version in uv.lock"):
         growth._reason_codes(model, X, np.array([1.0, 1.0]))
+
+
+def test_bgnbd_alignment_matches_a_merge_on_account_and_cutoff() -> None:
+    """BG/NBD predictions land on their (account, cut-off) rows; rows of a predicted cut-off with no
+    prediction get 0 (no purchase history), rows of a cut-off never predicted get NaN."""
+    from ml.growth import _align_bgnbd
+
+    rng = np.random.default_rng(3)
+    accounts = np.array([f"A{i:04d}" for i in range(400)], dtype=object)
+    cutoffs = pd.to_datetime(["2024-01-01", "2024-04-01", "2024-07-01"])
+    frame = pd.DataFrame(
+        {"account_id": np.tile(accounts, 3), "cutoff_date": np.repeat(cutoffs, len(accounts))}
+    )
+    predicted = frame[frame["cutoff_date"] < cutoffs[2]].sample(frac=0.7, random_state=1)
+    bgnbd = pd.DataFrame(
+        {
+            "account_id": np.concatenate([predicted["account_id"].to_numpy(), ["ZZ_not_in_frame"]]),
+            "cutoff_date": np.concatenate([predicted["cutoff_date"].dt.date.to_numpy(), [cutoffs[0].date()]]),
+            "predicted_value": rng.gamma(2.0, 100.0, len(predicted) + 1),
+        }
+    ).sample(frac=1.0, random_state=2)  # any order
+    bgnbd.loc[bgnbd.index[:5], "predicted_value"] = np.nan
+
+    got = _align_bgnbd(frame, bgnbd)
+
+    b = bgnbd.assign(cutoff_date=pd.to_datetime(bgnbd["cutoff_date"]))
+    merged = frame.merge(b, on=["account_id", "cutoff_date"], how="left")
+    want = np.where(merged["cutoff_date"] < cutoffs[2], np.nan_to_num(merged["predicted_value"]), np.nan)
+    np.testing.assert_array_equal(got, want)
+    assert np.isnan(got[frame["cutoff_date"] == cutoffs[2]]).all()
+    assert (got[(frame["cutoff_date"] < cutoffs[2]).to_numpy()] == 0).sum() >= 0.3 * 800 - 5
