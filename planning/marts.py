@@ -44,18 +44,6 @@ class TableReader(Protocol):
     def relation(self, table: str) -> str: ...
 
 
-# dbt builds `staging` as views (dbt_project.yml). Another engine keeps a view in its metastore only:
-# there is no Parquet of it under the warehouse directory, so the steps read staging models from the
-# DuckDB warehouse's own dbt build even when the marts come from Parquet (see `source_of`).
-VIEW_SCHEMAS = frozenset({"staging"})
-
-
-def source_of(table: str, local: TableReader, marts: TableReader) -> TableReader:
-    """The reader that holds `table`: the marts reader for dbt tables, the local DuckDB warehouse for
-    dbt views (`VIEW_SCHEMAS`). With one DuckDB warehouse both are the same reader."""
-    return local if _split(table)[0] in VIEW_SCHEMAS else marts
-
-
 def _split(table: str) -> tuple[str, str]:
     schema, _, name = table.partition(".")
     if not name:

@@ -26,7 +26,6 @@ from planning.marts import (
     index_of,
     inner_rows,
     read_columns,
-    source_of,
     take_or,
     take_rows,
 )
@@ -170,8 +169,8 @@ def segment_inputs(warehouse: Warehouse) -> pd.DataFrame:
 
     The join `marts.dim_accounts ⋈ marts.fct_account_value ⋈ marts.fct_buying_behaviour ⟕
     ml.account_scores ⟕ open stages`, done on Arrow-read columns (`planning.marts`), so the marts can
-    come from DuckDB or from Spark's Parquet; the open-opportunity view (staging) is read from the
-    warehouse's dbt build (`source_of`). Same frame as the SQL it replaced (tests/unit/test_mart_reader.py).
+    come from DuckDB or from Spark's Parquet (opportunities included: staging is a table on Spark). Same
+    frame as the SQL it replaced (tests/unit/test_mart_reader.py).
     """
     opportunities = "staging.stg_crm__opportunities"
     with warehouse.readers() as (local, marts):
@@ -189,9 +188,7 @@ def segment_inputs(warehouse: Warehouse) -> pd.DataFrame:
             nullable_ints=True,
         )
         s = read_columns(local, "ml.account_scores", ["account_id", *SCORE_COLUMNS], nullable_ints=True)
-        o = read_columns(
-            source_of(opportunities, local, marts), opportunities, ["account_id", "stage", "is_closed"]
-        )
+        o = read_columns(marts, opportunities, ["account_id", "stage", "is_closed"])
     ids = a["account_id"]
     in_v = index_of(ids, v["account_id"], "marts.fct_account_value")
     in_b = index_of(ids, b["account_id"], "marts.fct_buying_behaviour")
