@@ -9,7 +9,6 @@ regression should be visible in the asset metadata, not only in a profiler.
 
 from __future__ import annotations
 
-import re
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
@@ -21,7 +20,7 @@ import pandas as pd
 from ml.backtest import bgnbd_predictions, daily_totals, rfm_summary
 from ml.growth import GrowthResult, read_features, rescore, train_and_score
 from planning.config import PlanConfig
-from planning.marts import DuckDBTables, TableReader
+from planning.marts import DuckDBTables, TableReader, fill_relations
 
 # {table} placeholders: the reader's `relation` for it, a DuckDB table or a `read_parquet` scan of the
 # engine's Parquet, so the same SQL runs on the connection whichever engine built the marts.
@@ -43,11 +42,7 @@ def stage_sql(sql: str, con: duckdb.DuckDBPyConnection, marts: TableReader | Non
     """`sql` with each `{schema.table}` of dbt's replaced by where it is read from: `marts`, or the
     warehouse's own tables and views when None. On Spark the staging models the stage reads are tables
     too (dbt_project.yml), so everything comes from the engine."""
-    reader = marts or DuckDBTables(lambda: nullcontext(con))
-    names = re.findall(r"\{(\w+\.\w+)\}", sql)
-    for table in names:
-        sql = sql.replace(f"{{{table}}}", reader.relation(table))
-    return sql
+    return fill_relations(sql, marts or DuckDBTables(lambda: nullcontext(con)))
 
 
 @dataclass

@@ -13,6 +13,7 @@ same step code runs whether the marts live in DuckDB or in Parquet written by Sp
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
@@ -42,6 +43,15 @@ class TableReader(Protocol):
     ) -> Iterator[pa.RecordBatch]: ...
 
     def relation(self, table: str) -> str: ...
+
+
+def fill_relations(sql: str, reader: TableReader) -> str:
+    """`sql` with each `{schema.table}` placeholder replaced by `reader.relation(table)`: a DuckDB table,
+    or a `read_parquet` scan of an engine's Parquet, so one statement runs on a DuckDB connection
+    whichever engine built the dbt tables. Other braces are left alone."""
+    for table in dict.fromkeys(re.findall(r"\{(\w+\.\w+)\}", sql)):
+        sql = sql.replace(f"{{{table}}}", reader.relation(table))
+    return sql
 
 
 def _split(table: str) -> tuple[str, str]:
