@@ -348,14 +348,49 @@ def model_version(config_hash: str, seed: int) -> str:
     return f"growth-{config_hash}-{seed}"
 
 
+# Settings that change how fast a model is fitted or used, not which model: a rescore ignores them.
+SPEED_SETTINGS = {"predict_threads", "quarterly_rescore"}
+
+
+def model_settings(cfg: GrowthModelConfig) -> dict:
+    """The growth_model settings a fitted model depends on."""
+    return cfg.model_dump(mode="json", exclude=SPEED_SETTINGS)
+
+
+def model_file_prefix(cfg: GrowthModelConfig, seed: int) -> str:
+    """Start of the file names of the models fitted with these settings and seed by this code; the
+    fitted cut-off and the code follow (`model_file_name`), so no fit ever overwrites another's file."""
+    digest = hashlib.sha256(json.dumps(model_settings(cfg), sort_keys=True).encode()).hexdigest()[:12]
+    return f"growth-{digest}-{seed}-"
+
+
+def model_file_name(cfg: GrowthModelConfig, seed: int, fitted_cutoff: date | pd.Timestamp) -> str:
+    return f"{model_file_prefix(cfg, seed)}{pd.Timestamp(fitted_cutoff):%Y%m%d}-{MODEL_CODE[:8]}.pkl"
+
+
+def fitted_cutoff_of(file_name: str) -> pd.Timestamp | None:
+    """The fitted cut-off in a `model_file_name`, None for a name not of that form."""
+    parts = file_name.removesuffix(".pkl").split("-")
+    try:
+        return pd.Timestamp(parts[-2]) if len(parts) >= 5 and len(parts[-2]) == 8 else None
+    except ValueError:
+        return None
+
+
 def rescore_problem(
-    artifact: dict, cfg: GrowthModelConfig, seed: int, scoring_cutoff: date | pd.Timestamp
+    artifact: dict,
+    cfg: GrowthModelConfig,
+    seed: int,
+    scoring_cutoff: date | pd.Timestamp,
+    inputs: dict[str, str] | None = None,
 ) -> str | None:
     """Why the model of an earlier run cannot score this run's as-of cut-off (None: it can).
 
-    It can when it was fitted by this code with this growth_model config and seed, on data up to a
-    cut-off no later than this one (a model of a later as-of would carry labels this run's date cannot
-    know: a backfill must retrain) and less than a year earlier (the yearly run refits)."""
+    It can when it was fitted by this code with these growth_model settings and seed, with the same
+    `inputs` (e.g. the dbt project that defines the features and the scikit-learn version the pickle
+    needs), on data up to a cut-off no later than this one (a model of a later as-of would carry labels
+    this run's date cannot know: a backfill must refit) and less than a year earlier (the yearly run
+    refits)."""
     missing = [
         k for k in ("code", "industries", "metrics", "backtest", "config", "seed") if k not in artifact
     ]
@@ -363,8 +398,12 @@ def rescore_problem(
         return f"the model file predates quarterly rescoring (no {', '.join(missing)})"
     if artifact["code"] != MODEL_CODE:
         return "ml/growth.py changed since the model was fitted"
-    if artifact["config"] != cfg.model_dump(mode="json") or artifact["seed"] != seed:
+    fitted_settings = {k: v for k, v in artifact["config"].items() if k not in SPEED_SETTINGS}
+    if fitted_settings != model_settings(cfg) or artifact["seed"] != seed:
         return "growth_model settings or the seed changed since the model was fitted"
+    changed = sorted(k for k, v in (inputs or {}).items() if artifact.get("inputs", {}).get(k) != v)
+    if changed:
+        return f"{' and '.join(changed)} changed since the model was fitted"
     trained = pd.Timestamp(artifact["metrics"]["scoring_cutoff"])
     now = pd.Timestamp(scoring_cutoff)
     if trained > now:

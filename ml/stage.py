@@ -9,7 +9,6 @@ regression should be visible in the asset metadata, not only in a profiler.
 
 from __future__ import annotations
 
-import re
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
@@ -21,7 +20,7 @@ import pandas as pd
 from ml.backtest import bgnbd_predictions, daily_totals, rfm_summary
 from ml.growth import GrowthResult, read_features, rescore, train_and_score
 from planning.config import PlanConfig
-from planning.marts import DuckDBTables, TableReader, source_of
+from planning.marts import DuckDBTables, TableReader, fill_relations
 
 # {table} placeholders: the reader's `relation` for it, a DuckDB table or a `read_parquet` scan of the
 # engine's Parquet, so the same SQL runs on the connection whichever engine built the marts.
@@ -40,13 +39,10 @@ CUTOFF_RANGE_SQL = "select min(cutoff_date), max(cutoff_date) from {marts.fct_ac
 
 
 def stage_sql(sql: str, con: duckdb.DuckDBPyConnection, marts: TableReader | None) -> str:
-    """`sql` with each `{schema.table}` replaced by where it is read from: `marts` (the warehouse's own
-    tables when None) for dbt tables, the warehouse for dbt views (`planning.marts.source_of`)."""
-    local = DuckDBTables(lambda: nullcontext(con))
-    names = re.findall(r"\{(\w+\.\w+)\}", sql)
-    for table in names:
-        sql = sql.replace(f"{{{table}}}", source_of(table, local, marts or local).relation(table))
-    return sql
+    """`sql` with each `{schema.table}` of dbt's replaced by where it is read from: `marts`, or the
+    warehouse's own tables and views when None. On Spark the staging models the stage reads are tables
+    too (dbt_project.yml), so everything comes from the engine."""
+    return fill_relations(sql, marts or DuckDBTables(lambda: nullcontext(con)))
 
 
 @dataclass

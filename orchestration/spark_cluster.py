@@ -42,8 +42,9 @@ def cluster_env(directory: Path) -> dict[str, str]:
 def cluster_processes(directory: Path) -> list[int]:
     """PIDs of the JVMs still running for the cluster in `directory` — the daemons and the executors the
     worker forks, whose class path starts with the cluster's conf folder — the same test the script's
-    `down` uses, so a caller can check that `down` left nothing behind."""
-    marker = f"{Path(directory).resolve()}/"
+    `down` uses, so a caller can check that `down` left nothing behind. (A cluster in a subfolder has a
+    conf folder of its own and is not matched.)"""
+    marker = f"{Path(directory).resolve()}/conf/"
     pids = []
     for proc in Path("/proc").iterdir():
         if not proc.name.isdigit():

@@ -13,6 +13,7 @@ same step code runs whether the marts live in DuckDB or in Parquet written by Sp
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
@@ -44,16 +45,13 @@ class TableReader(Protocol):
     def relation(self, table: str) -> str: ...
 
 
-# dbt builds `staging` as views (dbt_project.yml). Another engine keeps a view in its metastore only:
-# there is no Parquet of it under the warehouse directory, so the steps read staging models from the
-# DuckDB warehouse's own dbt build even when the marts come from Parquet (see `source_of`).
-VIEW_SCHEMAS = frozenset({"staging"})
-
-
-def source_of(table: str, local: TableReader, marts: TableReader) -> TableReader:
-    """The reader that holds `table`: the marts reader for dbt tables, the local DuckDB warehouse for
-    dbt views (`VIEW_SCHEMAS`). With one DuckDB warehouse both are the same reader."""
-    return local if _split(table)[0] in VIEW_SCHEMAS else marts
+def fill_relations(sql: str, reader: TableReader) -> str:
+    """`sql` with each `{schema.table}` placeholder replaced by `reader.relation(table)`: a DuckDB table,
+    or a `read_parquet` scan of an engine's Parquet, so one statement runs on a DuckDB connection
+    whichever engine built the dbt tables. Other braces are left alone."""
+    for table in dict.fromkeys(re.findall(r"\{(\w+\.\w+)\}", sql)):
+        sql = sql.replace(f"{{{table}}}", reader.relation(table))
+    return sql
 
 
 def _split(table: str) -> tuple[str, str]:

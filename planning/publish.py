@@ -24,6 +24,7 @@ import json
 import os
 import shutil
 import tempfile
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -31,6 +32,7 @@ import duckdb
 import pandas as pd
 
 from planning import published_schema
+from planning.marts import DuckDBTables, TableReader, fill_relations
 
 PUBLISHED_TABLES = ["plan_runs", "account_plan", "territories", "territory_goals", "coverage_summary"]
 
@@ -65,9 +67,9 @@ CONTRACT_SQL: dict[str, str] = {
                cast(g.goal_cents * 0.01 as decimal(18, 2)) as goal,
                cast(g.goal_elapsed_cents * 0.01 as decimal(18, 2)) as goal_elapsed,
                cast((g.goal_cents + g.goal_elapsed_cents) * 0.01 as decimal(18, 2)) as goal_year
-        from marts.dim_accounts a
+        from {marts.dim_accounts} a
         cross join plan_meta m
-        join marts.fct_account_value v on v.account_id = a.account_id
+        join {marts.fct_account_value} v on v.account_id = a.account_id
         join ml.account_segments s on s.account_id = a.account_id
         join planning.account_workload w on w.account_id = a.account_id
         join planning.territory_assignment t on t.account_id = a.account_id
@@ -229,6 +231,7 @@ def publish_plan(
     keep_last: int = 8,
     storage_compatibility_version: str = DEFAULT_STORAGE_VERSION,
     duckdb_config: dict | None = None,
+    marts: TableReader | None = None,
 ) -> Published:
     """Write the plan contract from the warehouse behind `con` to `out_dir/plan.duckdb` and `out_dir/parquet/`.
 
@@ -238,8 +241,10 @@ def publish_plan(
     kept (the newest `keep_last` in all, and always the plan in force). The file is written in the
     storage format of `storage_compatibility_version` (e.g. "v1.0.0") so older DuckDB readers open it.
     `duckdb_config`: the run's DuckDB limits (config `warehouse:`) for the connection that exports the
-    Parquet files.
+    Parquet files. `marts`: where the dbt tables are read from (the warehouse behind `con` when None, or
+    an engine's Parquet; `{schema.table}` placeholders in CONTRACT_SQL, planning.marts.fill_relations).
     """
+    dbt_tables = marts or DuckDBTables(lambda: nullcontext(con))
     out = Path(out_dir)
     parquet_dir = out / "parquet"
     parquet_dir.mkdir(parents=True, exist_ok=True)
@@ -270,7 +275,7 @@ def publish_plan(
     try:
         counts = {}
         for name in PUBLISHED_TABLES:
-            con.execute(f'create table pub."{name}" as {CONTRACT_SQL[name]}')
+            con.execute(f'create table pub."{name}" as {fill_relations(CONTRACT_SQL[name], dbt_tables)}')
             counts[name] = scalar(con, f'select count(*) from pub."{name}"')
         if counts["account_plan"] == 0:
             raise PublishError("the plan has no accounts; the previous published plan is kept")

@@ -1,6 +1,7 @@
 """ML group: growth-potential scores, then segments and coverage tiers, written to schema `ml`."""
 
 import json
+import os
 from pathlib import Path
 
 import dagster as dg
@@ -8,16 +9,26 @@ import duckdb
 import joblib
 import numpy as np
 import pandas as pd
+import sklearn
 
-from ml.growth import backtest_markdown, model_version, rescore_problem
+from ml.growth import (
+    MODEL_CODE,
+    backtest_markdown,
+    fitted_cutoff_of,
+    model_file_name,
+    model_file_prefix,
+    rescore_problem,
+)
 from ml.overrides import AUDIT_COLUMNS, apply_overrides, read_overrides
 from ml.segments import assign_coverage, assign_overlays, assign_segments, explain_coverage
 from ml.stage import cutoff_range, run_growth_stage, run_rescore_stage
 from orchestration import settings
+from orchestration.dbt_project import DBT_DIR
 from orchestration.metadata import figures, preview
 from orchestration.partitions import ONE_PLAN_PER_RUN, quarterly_partitions
 from orchestration.progress import SHOWN
 from orchestration.resources import PlanConfigResource, Warehouse
+from orchestration.warehouse_state import project_hash
 from planning.config import PlanConfig
 from planning.marts import (
     STRING_DTYPE,
@@ -26,7 +37,6 @@ from planning.marts import (
     index_of,
     inner_rows,
     read_columns,
-    source_of,
     take_or,
     take_rows,
 )
@@ -36,23 +46,56 @@ class GrowthRunConfig(dg.Config):
     kind: str = "yearly"  # quarterly: rescore with the yearly run's model while it applies
 
 
+def model_inputs() -> dict[str, str]:
+    """What a fitted model depends on besides its code, settings and seed: the dbt project that defines
+    its features and the scikit-learn that unpickles and evaluates it."""
+    return {"the dbt project": project_hash(DBT_DIR), "scikit-learn": sklearn.__version__}
+
+
 def reusable_model(
-    model_path: Path, cfg: PlanConfig, con: duckdb.DuckDBPyConnection, marts: TableReader
-) -> tuple[dict | None, str]:
-    """(the fitted models to rescore with, "") or (None, why this quarterly run fits its own)."""
+    model_dir: Path,
+    cfg: PlanConfig,
+    con: duckdb.DuckDBPyConnection,
+    marts: TableReader,
+    inputs: dict[str, str],
+) -> tuple[dict | None, Path | None, str]:
+    """(the fitted models to rescore with, their file, "") or (None, None, why this quarterly run fits
+    its own). The newest fit of these settings, seed and code as of this run's cut-off or before."""
     if not cfg.growth_model.quarterly_rescore:
-        return None, "growth_model.quarterly_rescore is off"
-    if not model_path.exists():
-        return None, f"no model fitted with this config and seed yet ({model_path.name})"
-    try:
-        artifact = joblib.load(model_path)
-    except Exception as exc:  # a truncated or foreign file is refitted, and the reason said
-        return None, f"{model_path.name} could not be read ({type(exc).__name__}: {exc})"
+        return None, None, "growth_model.quarterly_rescore is off"
     _, as_of_cutoff = cutoff_range(con, marts)
     if as_of_cutoff is None:
-        return None, "marts.fct_account_features is empty"
-    problem = rescore_problem(artifact, cfg.growth_model, cfg.seed, as_of_cutoff)
-    return (None, problem) if problem else (artifact, "")
+        return None, None, "marts.fct_account_features is empty"
+    prefix = model_file_prefix(cfg.growth_model, cfg.seed)
+    fits = {p: fitted_cutoff_of(p.name) for p in model_dir.glob(f"{prefix}*-{MODEL_CODE[:8]}.pkl")}
+    usable = [(cutoff, p) for p, cutoff in fits.items() if cutoff is not None and cutoff <= as_of_cutoff]
+    if not usable:
+        return (
+            None,
+            None,
+            (
+                f"no model fitted with these growth_model settings, seed and code as of {as_of_cutoff.date()} "
+                f"or before in {model_dir}"
+            ),
+        )
+    _, path = max(usable)
+    try:
+        artifact = joblib.load(path)
+    except Exception as exc:  # a truncated or foreign file is refitted, and the reason said
+        return None, None, f"{path.name} could not be read ({type(exc).__name__}: {exc})"
+    problem = rescore_problem(artifact, cfg.growth_model, cfg.seed, as_of_cutoff, inputs)
+    return (None, None, problem) if problem else (artifact, path, "")
+
+
+def save_model(artifact: dict, model_dir: Path, cfg: PlanConfig) -> Path:
+    """The fitted models under a name of their own (settings, seed, fitted cut-off, code), written to a
+    temporary file and renamed, so a reader never sees half a pickle and no fit replaces another's."""
+    model_dir.mkdir(parents=True, exist_ok=True)
+    path = model_dir / model_file_name(cfg.growth_model, cfg.seed, artifact["metrics"]["scoring_cutoff"])
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    joblib.dump(artifact, tmp)
+    os.replace(tmp, path)
+    return path
 
 
 @dg.asset(
@@ -82,29 +125,35 @@ def growth_scores(
         raise dg.Failure(f"growth_scores: kind {config.kind!r} is not yearly or quarterly")
     cfg = plan_config.load()
     model_dir = settings.warehouse_path().parent / "models"
-    model_path = model_dir / f"{model_version(cfg.config_hash(), cfg.seed)}.pkl"
+    inputs = model_inputs()
     with warehouse.connection() as con, warehouse.readers() as (_, marts):
-        artifact, fit_reason = None, "yearly run"
+        artifact, model_path, fit_reason = None, None, "yearly run"
         if config.kind == "quarterly":
-            artifact, fit_reason = reusable_model(model_path, cfg, con, marts)
+            artifact, model_path, fit_reason = reusable_model(model_dir, cfg, con, marts, inputs)
+        stage = None
         if artifact is not None:
             context.log.info(
                 f"{SHOWN}growth model: rescoring with {model_path.name}, fitted as of "
                 f"{artifact['metrics']['scoring_cutoff']} (no backtest or refit)"
             )
-            stage = run_rescore_stage(con, cfg, artifact, marts)
-        else:
+            try:
+                stage = run_rescore_stage(con, cfg, artifact, marts)
+            except Exception as exc:  # e.g. scikit-learn internals the pickle needs: fit instead, said
+                artifact, fit_reason = None, f"rescoring failed: {type(exc).__name__}: {exc}"
+        if stage is None:
             if config.kind == "quarterly":
                 context.log.info(f"{SHOWN}growth model: fitting and backtesting ({fit_reason})")
             stage = run_growth_stage(con, cfg, marts)
-    result, failed = stage.result, stage.bgnbd_failed
+    result = stage.result
+    failed = stage.bgnbd_failed if artifact is None else artifact.get("bgnbd_failed", {})
     bgnbd_error = "; ".join(f"{cutoff}: {why}" for cutoff, why in failed.items())
     if failed:  # a baseline that cannot be fitted at a cut-off is reported, not hidden or filled in
         context.log.warning(f"BG/NBD baseline left out at {len(failed)} cut-off(s): {bgnbd_error}")
     steps = stage.steps
     if artifact is None:
-        model_dir.mkdir(parents=True, exist_ok=True)
-        joblib.dump(result.artifact, model_path)
+        model_path = save_model(
+            {**result.artifact, "inputs": inputs, "bgnbd_failed": failed, "kind": config.kind}, model_dir, cfg
+        )
 
     scores = result.scores.assign(model_version=result.model_version, run_id=context.run.run_id)
     rows = warehouse.write_table("ml", "account_scores", scores)
@@ -170,8 +219,8 @@ def segment_inputs(warehouse: Warehouse) -> pd.DataFrame:
 
     The join `marts.dim_accounts ⋈ marts.fct_account_value ⋈ marts.fct_buying_behaviour ⟕
     ml.account_scores ⟕ open stages`, done on Arrow-read columns (`planning.marts`), so the marts can
-    come from DuckDB or from Spark's Parquet; the open-opportunity view (staging) is read from the
-    warehouse's dbt build (`source_of`). Same frame as the SQL it replaced (tests/unit/test_mart_reader.py).
+    come from DuckDB or from Spark's Parquet (opportunities included: staging is a table on Spark). Same
+    frame as the SQL it replaced (tests/unit/test_mart_reader.py).
     """
     opportunities = "staging.stg_crm__opportunities"
     with warehouse.readers() as (local, marts):
@@ -189,9 +238,7 @@ def segment_inputs(warehouse: Warehouse) -> pd.DataFrame:
             nullable_ints=True,
         )
         s = read_columns(local, "ml.account_scores", ["account_id", *SCORE_COLUMNS], nullable_ints=True)
-        o = read_columns(
-            source_of(opportunities, local, marts), opportunities, ["account_id", "stage", "is_closed"]
-        )
+        o = read_columns(marts, opportunities, ["account_id", "stage", "is_closed"])
     ids = a["account_id"]
     in_v = index_of(ids, v["account_id"], "marts.fct_account_value")
     in_b = index_of(ids, b["account_id"], "marts.fct_buying_behaviour")

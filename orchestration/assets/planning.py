@@ -9,7 +9,7 @@ from orchestration.partitions import ONE_PLAN_PER_RUN, quarterly_partitions
 from orchestration.resources import PlanConfigResource, Warehouse
 from orchestration.settings import draft_report_path
 from planning.config import PlanConfig
-from planning.marts import index_of, inner_rows, read_columns, read_frame, take_or
+from planning.marts import TableReader, index_of, inner_rows, read_columns, read_frame, take_or
 from planning.publish import read_plan, reference_plan
 from planning.report import write_report
 from planning.territories import (
@@ -33,6 +33,14 @@ class PlanKindConfig(dg.Config):
 SEGMENT_COLUMNS = ["account_id", "size_bucket", "coverage_role", "specialist_overlay"]
 
 
+def read_reps(marts: TableReader, columns: list[str]) -> pd.DataFrame:
+    """The reps (`staging.stg_crm__reps`, one row per rep) from where dbt built them, `rep_role` as
+    `role`, in rep_id order: an engine's Parquet parts hold rows in no set order, and owners are handed
+    out in this order."""
+    reps = read_frame(marts, "staging.stg_crm__reps", columns).rename(columns={"rep_role": "role"})
+    return reps.sort_values("rep_id", kind="stable", ignore_index=True)
+
+
 @dg.asset(
     partitions_def=quarterly_partitions,
     backfill_policy=ONE_PLAN_PER_RUN,
@@ -45,10 +53,10 @@ def account_workload_hours(warehouse: Warehouse, plan_config: PlanConfigResource
     """Selling hours a year per account from the service assumptions (plus its specialist overlay's
     hours), and headcount needed per coverage role and per overlay."""
     cfg = plan_config.load()
-    with warehouse.readers() as (local, _):
+    with warehouse.readers() as (local, marts):
         segments = read_frame(local, "ml.account_segments", SEGMENT_COLUMNS)
+        reps = read_reps(marts, ["rep_id", "rep_role"])
     workload = account_workload(segments, cfg.workload)
-    reps = warehouse.query_df("select rep_id, rep_role as role from staging.stg_crm__reps")
     headcount = required_headcount(workload, cfg.workload, reps)
     warehouse.write_table("planning", "account_workload", workload)
     warehouse.write_table("planning", "coverage_summary", headcount)
@@ -180,9 +188,8 @@ def territory_design(
     opts = solver_options(cfg)
     measures = [MEASURE_COLUMNS[m] for m in cfg.territories.measures]
     locks = dict(cfg.territories.locks)
-    reps = warehouse.query_df(
-        "select rep_id, rep_role as role, home_lat, home_lon from staging.stg_crm__reps"
-    )
+    with warehouse.readers() as (_, marts):
+        reps = read_reps(marts, ["rep_id", "rep_role", "home_lat", "home_lon"])
     try:
         if config.kind == "quarterly" and previous is not None:
             design = assign_new_accounts(

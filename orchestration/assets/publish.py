@@ -17,6 +17,7 @@ from orchestration.partitions import ONE_PLAN_PER_RUN, quarterly_partitions
 from orchestration.resources import PlanConfigResource, Warehouse
 from orchestration.settings import draft_report_path
 from planning.config import PROJECT_ROOT
+from planning.marts import fill_relations
 from planning.publish import PUBLISHED_TABLES, publish_plan, publish_postgres, scalar
 from planning.report import promote_report
 
@@ -82,8 +83,8 @@ def published_plan(
         )
     cfg = plan_config.load()
     run_id = context.run.run_id
-    with warehouse.connection() as con:
-        as_of = scalar(con, "select max(as_of_date) from marts.fct_account_value")
+    with warehouse.connection() as con, warehouse.readers() as (_, marts):
+        as_of = scalar(con, fill_relations("select max(as_of_date) from {marts.fct_account_value}", marts))
         counts = {t: scalar(con, f"select count(*) from raw.{t}") for t in RAW_TABLES}
         model = con.execute("select * from ml.model_metrics").df().iloc[0].to_dict()
         design = con.execute("select * from planning.design_metrics").df().iloc[0].to_dict()
@@ -112,6 +113,7 @@ def published_plan(
             keep_last=cfg.publish.keep_last,
             storage_compatibility_version=cfg.publish.storage_compatibility_version,
             duckdb_config=warehouse.connection_config,
+            marts=marts,
         )
     context.log.info(f"published plan {meta['plan_id']} to {out.duckdb_path}")
     report = promote_report(
@@ -126,6 +128,7 @@ def published_plan(
             os.environ[PG_URL_ENV],
             cfg.publish.postgres_schema,
             duckdb_config=warehouse.connection_config,
+            marts=marts,
         )
         postgres = f"{sa.engine.make_url(os.environ[PG_URL_ENV]).render_as_string()} schema {cfg.publish.postgres_schema}"
         context.log.info(f"published to PostgreSQL: {postgres}")

@@ -147,7 +147,7 @@ def test_planning_inputs_from_the_clusters_parquet_equal_those_from_duckdb(build
 
     from orchestration.assets.goals import goal_inputs
     from orchestration.assets.ml import segment_inputs
-    from orchestration.assets.planning import design_inputs
+    from orchestration.assets.planning import design_inputs, read_reps
     from orchestration.resources import MARTS_PARQUET_ENV, Warehouse
     from planning.marts import ParquetTables, read_columns, read_frame
 
@@ -165,7 +165,9 @@ def test_planning_inputs_from_the_clusters_parquet_equal_those_from_duckdb(build
         with warehouse.readers() as (_, marts):
             quarterly = read_frame(marts, "marts.fct_quarterly_revenue", history)
             as_of = read_columns(marts, "marts.fct_account_value", ["as_of_date"])["as_of_date"].max()
+            reps = read_reps(marts, ["rep_id", "rep_role", "home_lat", "home_lon"])
         return {
+            "reps": reps,
             "design": design_inputs(warehouse),
             "goals": goal_inputs(warehouse),
             "segments": segment_inputs(warehouse),
@@ -182,6 +184,9 @@ def test_planning_inputs_from_the_clusters_parquet_equal_those_from_duckdb(build
     # what Spark wrote: Parquet data-source tables, `<warehouse dir>/marts.db/<table>/part-*.parquet`
     for table in ("dim_accounts", "fct_account_value", "fct_quarterly_revenue"):
         assert list((spark_dir / "marts.db" / table).glob("part-*.parquet")), table
+    # staging is a table on Spark (dbt_project.yml): the steps read order lines and opportunities from it
+    for table in ("stg_erp__transactions", "stg_crm__opportunities"):
+        assert list((spark_dir / "staging.db" / table).glob("part-*.parquet")), table
     assert (
         ParquetTables(spark_dir).path_of("marts.fct_account_value")
         == spark_dir / "marts.db" / "fct_account_value"
@@ -191,6 +196,8 @@ def test_planning_inputs_from_the_clusters_parquet_equal_those_from_duckdb(build
     _same_inputs(spark["design"], duck["design"], ["account_id"])
     _same_inputs(spark["goals"], duck["goals"], ["account_id"])
     _same_inputs(spark["segments"], duck["segments"], ["account_id"])
+    _same_inputs(spark["reps"], duck["reps"], ["rep_id"])
+    assert len(duck["reps"]) > 0
     assert len(duck["segments"]) == 2000 and duck["segments"]["open_stage"].notna().any()
     _same_inputs(spark["quarterly"], duck["quarterly"], ["account_id", "quarter_start"])
     assert spark["as_of"] == duck["as_of"]

@@ -280,7 +280,12 @@ def _export(warehouse: Warehouse, root, tables: list[str]) -> None:
             (folder / "_SUCCESS").write_text("")
 
 
-SEGMENT_MARTS = ["marts.dim_accounts", "marts.fct_account_value", "marts.fct_buying_behaviour"]
+SEGMENT_MARTS = [
+    "marts.dim_accounts",
+    "marts.fct_account_value",
+    "marts.fct_buying_behaviour",
+    "staging.stg_crm__opportunities",  # a table on Spark (dbt_project.yml), read from its Parquet
+]
 
 
 @pytest.mark.parametrize("backend", ["duckdb", "parquet"])

@@ -312,3 +312,39 @@ def test_postgres_tables_views_and_columns_carry_the_comments(warehouse, tmp_pat
     assert table == published_schema.table_comment("account_plan")
     assert view == published_schema.table_comment("latest_account_plan")
     assert column == published_schema.COLUMN_DESCRIPTIONS["account_plan"]["goal"]
+
+
+def test_the_dbt_tables_of_the_plan_can_come_from_an_engines_parquet(warehouse, tmp_path, monkeypatch):
+    """With the marts on another engine (Spark's Parquet), publishing reads them there: the same plan as
+    from the warehouse's own tables, and nothing of them needs to exist in the warehouse."""
+    from planning.marts import ParquetTables
+
+    monkeypatch.setattr(
+        pub,
+        "CONTRACT_SQL",
+        {
+            **SIMPLE_SQL,
+            "account_plan": SIMPLE_SQL["account_plan"].replace("from acc a", "from {marts.acc} a"),
+        },
+    )
+    warehouse.execute(
+        "create schema marts; create table marts.acc as select 'A' || i as account_id, "
+        "'T' || (i % 2) as territory_id, cast(i * 10 as decimal(18, 2)) as goal from range(3) t(i)"
+    )
+    warehouse.execute("create table acc as select * from marts.acc")  # _publish replaces it: same rows
+    _publish(warehouse, tmp_path / "duck", "y1")
+    folder = tmp_path / "spark" / "marts.db" / "acc"
+    folder.mkdir(parents=True)
+    warehouse.execute(f"copy marts.acc to '{folder}/part-00000.parquet' (format parquet)")
+    warehouse.execute("drop table marts.acc")
+    meta = {"plan_id": "y1", "kind": "yearly", "as_of_date": date(2026, 10, 1), "created_at": datetime.now(),
+            "dagster_run_id": "run-y1", "code_version": "test", "config_hash": "abc", "company_target_cents": 100,
+            "input_row_counts": {}, "model_metrics": {}, "territory_metrics": {}}  # fmt: skip
+    publish_plan(warehouse, meta, tmp_path / "parquet", marts=ParquetTables(tmp_path / "spark"))
+    cols = ["plan_id", "account_id", "territory_id", "goal"]
+    from_duck = read_published(tmp_path / "duck", "account_plan")[cols]
+    from_parquet = read_published(tmp_path / "parquet", "account_plan")[cols]
+    pd.testing.assert_frame_equal(from_parquet, from_duck)
+    assert len(from_duck) == 3
+    with pytest.raises(duckdb.CatalogException):  # not vacuous: the warehouse has no marts.acc any more
+        warehouse.execute("select * from marts.acc")
