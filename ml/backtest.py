@@ -29,6 +29,7 @@ from pathlib import Path
 import duckdb
 import numpy as np
 import pandas as pd
+from scipy.special import hyp2f1
 
 from ml.growth import evaluate, fit_expected
 from planning.config import GrowthModelConfig
@@ -240,9 +241,7 @@ def bgnbd_predictions(
                 warnings.simplefilter("ignore", RuntimeWarning)
                 bg = _fit_bgnbd(BetaGeoFitter, f[fit], r[fit], t[fit], penalizer)
                 weeks = horizon_days / 7.0
-                purchases = np.asarray(
-                    bg.conditional_expected_number_of_purchases_up_to_time(weeks, f, r, t), float
-                )
+                purchases = expected_purchases(bg.params_, weeks, f, r, t)
                 # With (almost) no dropout (a, b -> 0, usual for B2B accounts) lifetimes' hypergeometric term is
                 # 0/0 for one-repeat customers; the model's limit there is the NBD expectation (r + x) t / (alpha + T).
                 params = bg.params_
@@ -265,6 +264,33 @@ def bgnbd_predictions(
     if not out:
         return pd.DataFrame(columns=["account_id", "cutoff_date", "predicted_value", "penalizer"]), failed
     return pd.concat(out, ignore_index=True), failed
+
+
+def expected_purchases(
+    params: pd.Series | dict, t: float, x: np.ndarray, recency: np.ndarray, T: np.ndarray
+) -> np.ndarray:
+    """BG/NBD expected repeat purchases in the next `t` periods given (x, recency, T): Fader, Hardie and
+    Lee (2005), equation (10), evaluated so that it stays finite where lifetimes' evaluation does not.
+
+    lifetimes takes the log of 2F1(r+x, b+x; a+b+x-1; z), which is negative when a+b+x-1 < 0 (an account
+    with no repeat purchase and a + b < 1, common in B2B books): NaN for every such account, and the
+    baseline was dropped at most cut-offs. Here Euler's transformation
+    (1-z)^(r+x) 2F1(r+x, b+x; c; z) = (1-z)^(a-1) 2F1(a+b-1-r, a-1; c; z), with c = a+b+x-1, gives the same
+    term from a hypergeometric whose first two parameters do not grow with x (so it neither overflows
+    nor needs a log), and the denominator's ((alpha+T)/(alpha+recency))^(r+x) is taken in log space."""
+    r, alpha, a, b = (float(params[k]) for k in ("r", "alpha", "a", "b"))
+    x = np.asarray(x, dtype=float)
+    recency = np.asarray(recency, dtype=float)
+    T = np.asarray(T, dtype=float)
+    c = a + b + x - 1
+    z = t / (alpha + T + t)
+    with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
+        tail = np.exp((a - 1) * np.log1p(-z)) * hyp2f1(a + b - 1 - r, a - 1, c, z)
+        numerator = (c / (a - 1)) * (1 - tail)
+        # log of a/(b+x-1) * ((alpha+T)/(alpha+recency))^(r+x), for accounts with a repeat purchase
+        log_odds = np.log(a / (b + x - 1)) + (r + x) * np.log((alpha + T) / (alpha + recency))
+        denominator = np.where(x > 0, np.logaddexp(0.0, np.where(x > 0, log_odds, 0.0)), 0.0)
+        return numerator * np.exp(-denominator)
 
 
 def bgnbd_sample(n_rows: int, sample_rows: int, seed: int, cutoff: pd.Timestamp) -> np.ndarray:
