@@ -633,18 +633,22 @@ def _align_bgnbd(frame: pd.DataFrame, bgnbd: pd.DataFrame | None) -> np.ndarray 
     cutoffs = frame["cutoff_date"].to_numpy(dtype="datetime64[ns]")
     b_cutoffs = pd.to_datetime(bgnbd["cutoff_date"]).to_numpy(dtype="datetime64[ns]")
     b_accounts = account_ids.get_indexer(bgnbd["account_id"])  # -1: an account the frame lacks
-    days = np.unique(np.concatenate([cutoffs, b_cutoffs]))
+    # the few distinct cut-off days (hashed, not sorted out of millions of rows), then each row's day
+    days = np.union1d(pd.unique(cutoffs), pd.unique(b_cutoffs))
+    frame_day, b_day = np.searchsorted(days, cutoffs), np.searchsorted(days, b_cutoffs)
     width = np.int64(len(account_ids) + 1)
-    frame_key = np.searchsorted(days, cutoffs) * width + accounts
+    frame_key = frame_day * width + accounts
     known = b_accounts >= 0
-    b_key = (np.searchsorted(days, b_cutoffs) * width + b_accounts)[known]
+    b_key = (b_day * width + b_accounts)[known]
     b_values = bgnbd["predicted_value"].to_numpy(dtype="float64")[known]
     order = np.argsort(b_key, kind="stable")
     b_key, b_values = b_key[order], b_values[order]
     at = np.clip(np.searchsorted(b_key, frame_key), 0, max(len(b_key) - 1, 0))
     found = (b_key[at] == frame_key) if len(b_key) else np.zeros(len(frame_key), bool)
     values = np.where(found, b_values[at] if len(b_key) else np.nan, np.nan)
-    in_cutoff = np.isin(cutoffs, b_cutoffs)
+    predicted_day = np.zeros(len(days), dtype=bool)
+    predicted_day[b_day] = True
+    in_cutoff = predicted_day[frame_day]
     # an account with no purchase before a predicted cutoff has no BG/NBD history: it predicts 0
     return np.where(in_cutoff, np.nan_to_num(values), np.nan)
 
