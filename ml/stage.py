@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager, nullcontext
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import duckdb
@@ -42,7 +42,7 @@ def stage_sql(sql: str, con: duckdb.DuckDBPyConnection, marts: TableReader | Non
     """`sql` with each `{schema.table}` of dbt's replaced by where it is read from: `marts`, or the
     warehouse's own tables and views when None. On Spark the staging models the stage reads are tables
     too (dbt_project.yml), so everything comes from the engine."""
-    return fill_relations(sql, marts or DuckDBTables(lambda: nullcontext(con)))
+    return fill_relations(sql, marts or DuckDBTables.on(con))
 
 
 @dataclass

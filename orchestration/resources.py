@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Iterator
-from contextlib import contextmanager, nullcontext
+from contextlib import contextmanager
 from pathlib import Path
 
 import dagster as dg
@@ -62,7 +62,7 @@ class Warehouse(DuckDBResource):
         all reads of a step (each new connection re-opens the file). The marts come from Parquet under
         COVPLAN_MARTS_PARQUET_DIR when they are built on another engine, else from this warehouse."""
         with self.get_connection() as con:
-            local = DuckDBTables(lambda: nullcontext(con))
+            local = DuckDBTables.on(con)
             parquet_dir = os.environ.get(MARTS_PARQUET_ENV)
             yield local, ParquetTables(Path(parquet_dir)) if parquet_dir else local
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import AbstractContextManager
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -73,6 +73,11 @@ class DuckDBTables:
     result: it produces batches as the reader pulls them)."""
 
     connect: Callable[[], AbstractContextManager[duckdb.DuckDBPyConnection]]
+
+    @classmethod
+    def on(cls, con: duckdb.DuckDBPyConnection) -> DuckDBTables:
+        """The tables of an open connection, read on that connection (never closed here)."""
+        return cls(lambda: nullcontext(con))
 
     def batches(self, table: str, columns: Sequence[str], rows_per_batch: int) -> Iterator[pa.RecordBatch]:
         schema, name = _split(table)

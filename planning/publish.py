@@ -24,7 +24,6 @@ import json
 import os
 import shutil
 import tempfile
-from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -244,7 +243,7 @@ def publish_plan(
     Parquet files. `marts`: where the dbt tables are read from (the warehouse behind `con` when None, or
     an engine's Parquet; `{schema.table}` placeholders in CONTRACT_SQL, planning.marts.fill_relations).
     """
-    dbt_tables = marts or DuckDBTables(lambda: nullcontext(con))
+    dbt_tables = marts or DuckDBTables.on(con)
     out = Path(out_dir)
     parquet_dir = out / "parquet"
     parquet_dir.mkdir(parents=True, exist_ok=True)

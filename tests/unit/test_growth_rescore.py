@@ -4,8 +4,6 @@ before, the cut-off it scores)."""
 
 from __future__ import annotations
 
-from contextlib import nullcontext
-
 import pandas as pd
 import pytest
 from test_growth import CFG, SEED, make_features
@@ -113,7 +111,7 @@ def test_each_fit_has_its_own_file_and_a_quarterly_run_takes_the_newest_before_i
                 f"create schema marts; create table marts.fct_account_features as "
                 f"select date '2023-01-01' as cutoff_date union all select date '{as_of}'"
             )
-            reader = DuckDBTables(lambda: nullcontext(con))
+            reader = DuckDBTables.on(con)
             return reusable_model(models, cfg, con, reader, inputs)
 
     artifact, path, why = pick("2025-07-01")
@@ -126,7 +124,7 @@ def test_each_fit_has_its_own_file_and_a_quarterly_run_takes_the_newest_before_i
         con.execute(
             "create schema marts; create table marts.fct_account_features as select date '2025-07-01' as cutoff_date"
         )
-        assert reusable_model(models, off, con, DuckDBTables(lambda: nullcontext(con)), inputs)[2] == (
+        assert reusable_model(models, off, con, DuckDBTables.on(con), inputs)[2] == (
             "growth_model.quarterly_rescore is off"
         )
 
