@@ -29,6 +29,9 @@ join marts.fct_account_value v using (account_id)
 left join ml.account_scores s using (account_id)
 order by t.account_id"""
 N = 1_000  # accounts; several batches at the small batch sizes below
+# the fixtures' accounts, numbered i, stored out of key order
+IDS_SQL = f"""create table ids as select 'A' || lpad(cast(i as varchar), 6, '0') as account_id, i
+              from range({N}) r(i) order by hash(i)"""
 
 
 @pytest.fixture
@@ -39,9 +42,7 @@ def warehouse(tmp_path) -> Warehouse:
     path = tmp_path / "w.duckdb"
     with duckdb.connect(str(path)) as con:
         con.execute("create schema planning; create schema marts; create schema ml")
-        con.execute(f"""
-            create table ids as select 'A' || lpad(cast(i as varchar), 6, '0') as account_id, i
-            from range({N}) r(i) order by hash(i)""")
+        con.execute(IDS_SQL)
         con.execute("""
             create table planning.account_workload as
             select account_id, ['field_ae', 'inside_sales', 'key_account'][1 + i % 3] as coverage_role,
@@ -229,9 +230,7 @@ def segment_warehouse(tmp_path) -> Warehouse:
     path = tmp_path / "s.duckdb"
     with duckdb.connect(str(path)) as con:
         con.execute("create schema marts; create schema ml; create schema staging")
-        con.execute(f"""
-            create table ids as select 'A' || lpad(cast(i as varchar), 6, '0') as account_id, i
-            from range({N}) r(i) order by hash(i)""")
+        con.execute(IDS_SQL)
         con.execute("""
             create table marts.dim_accounts as
             select account_id, ['active', 'prospect', 'churned'][1 + i % 3] as status,
