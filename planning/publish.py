@@ -11,6 +11,10 @@ the plan in force: the non-scenario plan with the latest as-of date (the newest 
 backfilled past quarter or a scenario never replaces the current plan. `plan_history` lists the kept
 plans. Parquet holds the plan in force only (`parquet/<table>.parquet`, one file per table, like the
 `latest_` views) plus `parquet/plan_history.parquet`; readers wanting older plans use the DuckDB file.
+`parquet` is a symbolic link to a versioned folder (`.parquet-<pid>-<ns>`): a publish writes every file
+of the new plan into a new folder and then replaces the link in one `os.replace`, so a reader (or a
+crash) finds the files of one plan, never a table of the new plan beside one of the old. The folder the
+link left is kept until the next publish for readers still inside it.
 
 For BI readers: the DuckDB file is written in the storage format of `storage_compatibility_version`
 (config publish.storage_compatibility_version), so drivers built on an older DuckDB open it; tables,
@@ -24,6 +28,7 @@ import json
 import os
 import shutil
 import tempfile
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -245,11 +250,11 @@ def publish_plan(
     """
     dbt_tables = marts or DuckDBTables.on(con)
     out = Path(out_dir)
-    parquet_dir = out / "parquet"
-    parquet_dir.mkdir(parents=True, exist_ok=True)
+    out.mkdir(parents=True, exist_ok=True)
+    link = out / "parquet"
     target = out / "plan.duckdb"
     tmp = out / f"{TMP_PREFIX}{os.getpid()}"
-    _remove_stale_files(out, parquet_dir)
+    _remove_stale_files(out)
 
     meta = {"scenario_name": None, "config_overrides": {}, "goal_metrics": {}, **plan_meta}
     meta = {
@@ -298,28 +303,60 @@ def publish_plan(
         con.execute("drop table if exists plan_meta")
     con.execute("detach database if exists pub")
 
+    # Parquet first, from the new file before it is swapped in: the two swaps then follow each other
+    # with nothing between them, so a crash leaves the Parquet of the previous plan for one rename at most
+    version = out / f"{PARQUET_VERSION_PREFIX}{os.getpid()}-{time.time_ns()}"
+    try:
+        _export_parquet(tmp, version, duckdb_config)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        shutil.rmtree(version, ignore_errors=True)
+        raise
+
     # A .wal left by a crashed writer of the old file would not match the new file: drop it first.
     Path(f"{target}.wal").unlink(missing_ok=True)
     os.replace(tmp, target)
+    previous = _swap_parquet(link, version)
+    _remove_old_versions(out, keep={version.name, previous})
+    return Published(target, link, counts, kept, in_force, dropped)
 
-    # Parquet: every file written first, then all renamed in one quick pass, so a reader (or a crash)
-    # finds the files of one plan, not a table of the new plan beside a table of the old one
-    parts = {}
-    reader = duckdb.connect(str(target), read_only=True, config=dict(duckdb_config or {}))
+
+PARQUET_VERSION_PREFIX = ".parquet-"
+LINK_TMP_PREFIX = ".parquet.link-tmp-"
+
+
+def _export_parquet(plan_file: Path, folder: Path, duckdb_config: dict | None) -> None:
+    """Every Parquet file of the plan in force in `plan_file` (its `latest_` views, and plan_history)
+    into the new folder `folder`."""
+    folder.mkdir()
+    reader = duckdb.connect(str(plan_file), read_only=True, config=dict(duckdb_config or {}))
     try:
         for name in [*PUBLISHED_TABLES, "plan_history"]:
             source = "plan_history" if name == "plan_history" else f"latest_{name}"
-            parts[name] = parquet_dir / f".{name}.parquet.tmp-{os.getpid()}"
             cols = [r[0] for r in reader.execute(f'describe "{source}"').fetchall()]
             kv = _parquet_metadata(name, cols)
-            reader.execute(
-                f'copy (select * from "{source}") to {sql_literal(parts[name])} (format parquet, kv_metadata {kv})'
-            )
+            part = sql_literal(folder / f"{name}.parquet")
+            reader.execute(f'copy (select * from "{source}") to {part} (format parquet, kv_metadata {kv})')
     finally:
         reader.close()
-    for name, part in parts.items():
-        os.replace(part, parquet_dir / f"{name}.parquet")
-    return Published(target, parquet_dir, counts, kept, in_force, dropped)
+
+
+def _swap_parquet(link: Path, version: Path) -> str | None:
+    """Point `link` at `version` in one rename; returns the name of the folder it pointed at before.
+
+    A `parquet` folder from before versioned folders (a real directory) is first renamed to a versioned
+    name: one rename with no `parquet` at all, once per output folder."""
+    tmp_link = link.with_name(f"{LINK_TMP_PREFIX}{os.getpid()}")
+    tmp_link.unlink(missing_ok=True)
+    os.symlink(version.name, tmp_link)
+    previous = None
+    if link.is_symlink():
+        previous = os.readlink(link)
+    elif link.is_dir():
+        previous = f"{PARQUET_VERSION_PREFIX}{os.getpid()}-{time.time_ns()}"
+        os.rename(link, link.with_name(previous))
+    os.replace(tmp_link, link)
+    return previous
 
 
 HASH_SIGNIFICANT_DIGITS = 10
@@ -354,14 +391,28 @@ def content_hash(con: duckdb.DuckDBPyConnection, table: str, excluded: tuple[str
     )
 
 
-def _remove_stale_files(out: Path, parquet_dir: Path) -> None:
+def _remove_stale_files(out: Path) -> None:
     """Half-written files of publishers that died (SIGKILL, power loss) before their swap: a temp plan
-    file (and its .wal) or a temp Parquet file whose process is gone. Never the published files."""
-    stale = [*out.glob(f"{TMP_PREFIX}*"), *parquet_dir.glob(".*.parquet.tmp-*")]
-    for path in stale:
+    file (and its .wal), a temp link or a Parquet folder whose process is gone. Never the published
+    files nor the Parquet folder in force."""
+    for path in [*out.glob(f"{TMP_PREFIX}*"), *out.glob(f"{LINK_TMP_PREFIX}*")]:
         pid = path.name.split("tmp-", 1)[1].removesuffix(".wal")
         if pid.isdigit() and (int(pid) == os.getpid() or not _alive(int(pid))):
             path.unlink(missing_ok=True)
+    link = out / "parquet"
+    _remove_old_versions(out, keep={os.readlink(link) if link.is_symlink() else None})
+
+
+def _remove_old_versions(out: Path, keep: set[str | None]) -> None:
+    """Remove the Parquet folders not in `keep` that no live publisher is still writing: those of dead
+    processes, and this process's own older ones. After a swap `keep` holds the folder in force and the
+    one it replaced (for readers still inside it), so that one lives until the next publish starts."""
+    for path in out.glob(f"{PARQUET_VERSION_PREFIX}*"):
+        if path.name in keep or path.is_symlink() or not path.is_dir():
+            continue
+        pid = path.name.removeprefix(PARQUET_VERSION_PREFIX).split("-", 1)[0]
+        if pid.isdigit() and (int(pid) == os.getpid() or not _alive(int(pid))):
+            shutil.rmtree(path, ignore_errors=True)
 
 
 def _alive(pid: int) -> bool:

@@ -60,7 +60,10 @@ def demo_plan(tmp_path_factory) -> Path:
     if reuse := os.environ.get("COVPLAN_TEST_PLAN_DIR"):
         for name in ("warehouse.duckdb", "published"):
             src = Path(reuse) / name
-            (shutil.copytree if src.is_dir() else shutil.copy)(src, out / name)
+            if src.is_dir():  # `published/parquet` is a link to a folder beside it: copy the link
+                shutil.copytree(src, out / name, symlinks=True)
+            else:
+                shutil.copy(src, out / name)
         return out
     cmd = [sys.executable, "-m", "orchestration.cli", "plan", "--size", "small", "--out", str(out)]
     env = {k: v for k, v in os.environ.items() if k != "COVPLAN_PUBLISH_PG_URL"}

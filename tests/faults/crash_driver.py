@@ -61,6 +61,10 @@ def leftovers(out: Path) -> list[str]:
     )
 
 
+def parquet_folders(out: Path) -> int:
+    return len(list(out.glob(standin.pub.PARQUET_VERSION_PREFIX + "*")))
+
+
 def publish_in_child(warehouse: Path, out: Path, plan_id: str) -> int:
     pid = os.fork()
     if pid == 0:
@@ -91,13 +95,15 @@ def main(warehouse: Path, out: Path, trials: int, seed: int) -> None:
                     "delay": delay,
                     "killed": killed,
                     "leftovers": leftovers(out),
+                    "parquet_folders": parquet_folders(out),
                     **observe(out),
                 }
             ),
             flush=True,
         )
     os.waitpid(publish_in_child(warehouse, out, "rerun"), 0)
-    print(json.dumps({"trial": "rerun", "leftovers": leftovers(out), **observe(out)}), flush=True)
+    rerun = {"trial": "rerun", "leftovers": leftovers(out), "parquet_folders": parquet_folders(out)}
+    print(json.dumps({**rerun, **observe(out)}), flush=True)
 
 
 if __name__ == "__main__":

@@ -67,10 +67,13 @@ def test_sigkill_at_random_moments_keeps_the_plan_in_force_intact(warehouse, tmp
         assert len(parquet_plans) == 1, t["parquet"]
         # a dead publisher's temp file is removed by the next publish: at most the last one is left
         assert len({name.split("tmp-")[1].removesuffix(".wal") for name in t["leftovers"]}) <= 1, t
+        # Parquet folders: the one in force and the killed publisher's (or the one its swap replaced)
+        assert t["parquet_folders"] <= 2, t
     assert interrupted >= TRIALS // 3, "too few kills landed before the swap to test anything"
     assert rerun["in_force"] == "rerun" and rerun["leftovers"] == [] and "error" not in rerun
     assert rerun["counts"] == base["counts"] and rerun["hashes"] == base["hashes"]
     assert rerun["parquet"]["account_plan"] == [ACCOUNTS, ["rerun"]]
+    assert rerun["parquet_folders"] == 2  # the plan in force and the one it replaced
 
 
 def test_readers_never_error_nor_see_two_plans_while_plans_are_published(warehouse, tmp_path):

@@ -1,5 +1,6 @@
 """Versioned publishing: kept plans, `latest_` views, atomic swaps (DuckDB) and one-transaction PostgreSQL."""
 
+import os
 import threading
 import time
 from datetime import date, datetime
@@ -165,6 +166,63 @@ def test_reader_holding_the_old_file_keeps_its_snapshot(warehouse, tmp_path):
     assert reader.stdout.readline().strip() == "(3, 'y1')"
     reader.wait(timeout=30)
     assert set(read_published(tmp_path, "account_plan")["plan_id"]) == {"y2"}
+
+
+def _parquet_plans(out) -> dict[str, set[str]]:
+    return {
+        name: set(pd.read_parquet(out / "parquet" / f"{name}.parquet")["plan_id"])
+        for name in [*pub.PUBLISHED_TABLES, "plan_history"]
+    }
+
+
+def test_parquet_files_are_swapped_as_one_set(warehouse, tmp_path, monkeypatch):
+    _publish(warehouse, tmp_path, "y1", accounts=3, created=datetime(2026, 1, 1))
+    assert (tmp_path / "parquet").is_symlink()
+    first = os.readlink(tmp_path / "parquet")
+    assert _parquet_plans(tmp_path)["account_plan"] == {"y1"}
+
+    # killed at the Parquet swap: the DuckDB file holds the new plan, every Parquet file the old one
+    def crash(*args):
+        raise KeyboardInterrupt("killed")
+
+    monkeypatch.setattr(pub, "_swap_parquet", crash)
+    with pytest.raises(KeyboardInterrupt):
+        _publish(warehouse, tmp_path, "y2", accounts=4, as_of=date(2027, 1, 1), created=datetime(2026, 2, 1))
+    monkeypatch.undo()
+    monkeypatch.setattr(pub, "CONTRACT_SQL", SIMPLE_SQL)
+    assert set(read_published(tmp_path, "account_plan")["plan_id"]) == {"y2"}
+    assert {name: ids for name, ids in _parquet_plans(tmp_path).items() if name != "plan_history"} == {
+        name: {"y1"} for name in pub.PUBLISHED_TABLES
+    }
+    assert os.readlink(tmp_path / "parquet") == first
+
+    # the next publish swaps the whole set and removes the dead folders, keeping the one it replaced
+    _publish(warehouse, tmp_path, "y3", accounts=5, as_of=date(2027, 4, 1), created=datetime(2026, 3, 1))
+    assert {name: ids for name, ids in _parquet_plans(tmp_path).items() if name != "plan_history"} == {
+        name: {"y3"} for name in pub.PUBLISHED_TABLES
+    }
+    assert len(pd.read_parquet(tmp_path / "parquet" / "account_plan.parquet")) == 5
+    folders = sorted(p.name for p in tmp_path.glob(".parquet-*"))
+    assert folders == sorted([first, os.readlink(tmp_path / "parquet")])
+    _publish(warehouse, tmp_path, "y4", accounts=6, as_of=date(2027, 7, 1), created=datetime(2026, 4, 1))
+    assert first not in {p.name for p in tmp_path.glob(".parquet-*")}
+    assert len(list(tmp_path.glob(".parquet-*"))) == 2
+
+
+def test_a_parquet_folder_from_before_the_link_is_migrated(warehouse, tmp_path):
+    _publish(warehouse, tmp_path, "y1", accounts=3, created=datetime(2026, 1, 1))
+    # the layout of earlier versions: `parquet` a real folder holding the files
+    legacy = tmp_path / "parquet"
+    target = tmp_path / os.readlink(legacy)
+    legacy.unlink()
+    target.rename(legacy)
+    (legacy / "stale_table.parquet").write_bytes(b"not the plan")
+    _publish(warehouse, tmp_path, "y2", accounts=4, as_of=date(2027, 1, 1), created=datetime(2026, 2, 1))
+    assert legacy.is_symlink()
+    assert _parquet_plans(tmp_path)["account_plan"] == {"y2"}
+    assert not (legacy / "stale_table.parquet").exists()
+    # the old folder is kept under a versioned name until the next publish
+    assert len(list(tmp_path.glob(".parquet-*"))) == 2
 
 
 def test_postgres_publish_swaps_in_one_transaction(warehouse, tmp_path, pg_database):
