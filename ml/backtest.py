@@ -328,7 +328,7 @@ class LifetimesFit:
     optimizer: str
 
 
-def _fit_bgnbd(fitter, f: np.ndarray, r: np.ndarray, t: np.ndarray, penalizer: float) -> LifetimesFit:
+def _fit_bgnbd(fitter: type, f: np.ndarray, r: np.ndarray, t: np.ndarray, penalizer: float) -> LifetimesFit:
     """BG/NBD fit: lifetimes' BFGS with the penalizer, then (lifetimes' own advice) 10× and 100× of it;
     when none converges, the same penalized likelihood minimised by `_trust_region_minimum`.
 
@@ -353,7 +353,7 @@ def _fit_bgnbd(fitter, f: np.ndarray, r: np.ndarray, t: np.ndarray, penalizer: f
     return LifetimesFit(params, penalizer, "trust-exact")
 
 
-def _fit_gamma_gamma(fitter, f: np.ndarray, m: np.ndarray, penalizer: float) -> LifetimesFit:
+def _fit_gamma_gamma(fitter: type, f: np.ndarray, m: np.ndarray, penalizer: float) -> LifetimesFit:
     """Gamma-Gamma fit (accounts with a repeat purchase day): lifetimes' BFGS, else the same penalized
     likelihood minimised by `_trust_region_minimum`.
 
