@@ -163,3 +163,13 @@ def test_bgnbd_baseline_is_kept_where_lifetimes_gamma_gamma_gives_up() -> None:
     np.testing.assert_allclose(
         out["predicted_value"].to_numpy(), np.clip(purchases * value, 0, None), rtol=1e-5
     )
+
+
+def test_a_fit_without_a_minimum_is_reported_not_returned() -> None:
+    """Unpenalized, the no-dropout book's likelihood keeps rising towards a, b -> infinity: the
+    trust-region fit must raise (the cut-off is then reported as failed), never return where it stopped."""
+    x, recency, T, _ = synthetic_book(
+        seed=1, n=3000, bgnbd=(3.0, 12.0, 0.01, 100.0), gamma_gamma=(3.0, 1.5, 100.0)
+    )
+    with pytest.raises(ConvergenceError, match=r"^BG/NBD fit did not converge .* largest gradient"):
+        _quiet(lambda: _fit_bgnbd(RefusingBetaGeoFitter, x, recency, T, 0.0))
