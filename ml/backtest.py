@@ -220,7 +220,8 @@ def bgnbd_predictions(
     With `sample_rows` > 0 each cutoff's four BG/NBD and two Gamma-Gamma parameters are fitted on a
     seeded random sample of that many accounts (`bgnbd_sample`), and every account is predicted with
     them: the likelihood and its autograd Hessian cost time in proportion to the rows, and 20,000
-    accounts pin six parameters down well.
+    accounts pin six parameters down well. Where lifetimes' BFGS does not converge, the same penalized
+    likelihoods are minimised by a trust-region Newton fit (`_fit_bgnbd`, `_fit_gamma_gamma`).
     Returns (account_id, cutoff_date, predicted_value, penalizer) for the cutoffs whose fits converged, and
     {cutoff: why} for those that did not (the caller reports them; they are never filled in).
     """
@@ -241,10 +242,10 @@ def bgnbd_predictions(
                 warnings.simplefilter("ignore", RuntimeWarning)
                 bg = _fit_bgnbd(BetaGeoFitter, f[fit], r[fit], t[fit], penalizer)
                 weeks = horizon_days / 7.0
-                purchases = expected_purchases(bg.params_, weeks, f, r, t)
+                purchases = expected_purchases(bg.params, weeks, f, r, t)
                 # With (almost) no dropout (a, b -> 0, usual for B2B accounts) lifetimes' hypergeometric term is
                 # 0/0 for one-repeat customers; the model's limit there is the NBD expectation (r + x) t / (alpha + T).
-                params = bg.params_
+                params = bg.params
                 degenerate = ~np.isfinite(purchases)
                 if degenerate.any() and params["a"] / (params["a"] + params["b"]) > 1e-6:
                     raise FloatingPointError(
@@ -253,14 +254,15 @@ def bgnbd_predictions(
                 limit = (params["r"] + f) * weeks / (params["alpha"] + t)
                 purchases = np.where(degenerate, limit, purchases)
                 repeat = fit[f[fit] > 0]
-                gg = GammaGammaFitter(penalizer_coef=penalizer).fit(f[repeat], m[repeat])
-                value = gg.conditional_expected_average_profit(pd.Series(f), pd.Series(m)).to_numpy(float)
+                value = gamma_gamma_value(
+                    _fit_gamma_gamma(GammaGammaFitter, f[repeat], m[repeat], penalizer).params, f, m
+                )
         except Exception as exc:  # lifetimes raises ConvergenceError, ValueError, LinAlgError ...
             failed[pd.Timestamp(cutoff).date().isoformat()] = f"{type(exc).__name__}: {str(exc).strip()}"
             continue
         pred = purchases * value
         out.append(pd.DataFrame({"account_id": part["account_id"].to_numpy(), "cutoff_date": cutoff,
-                                 "predicted_value": np.clip(pred, 0, None), "penalizer": bg.penalizer_coef}))  # fmt: skip
+                                 "predicted_value": np.clip(pred, 0, None), "penalizer": bg.penalizer}))  # fmt: skip
     if not out:
         return pd.DataFrame(columns=["account_id", "cutoff_date", "predicted_value", "penalizer"]), failed
     return pd.concat(out, ignore_index=True), failed
@@ -293,6 +295,16 @@ def expected_purchases(
         return numerator * np.exp(-denominator)
 
 
+def gamma_gamma_value(params: pd.Series, x: np.ndarray, m: np.ndarray) -> np.ndarray:
+    """Gamma-Gamma expected value of a purchase day given x repeat days of mean value m (Fader and Hardie's
+    note 25, equation 5), by lifetimes' own evaluation so that its fits predict exactly as before."""
+    from lifetimes import GammaGammaFitter
+
+    gg = GammaGammaFitter()
+    gg.params_ = params
+    return gg.conditional_expected_average_profit(pd.Series(x), pd.Series(m)).to_numpy(float)
+
+
 def bgnbd_sample(n_rows: int, sample_rows: int, seed: int, cutoff: pd.Timestamp) -> np.ndarray:
     """Sorted positions of the accounts a cutoff's BG/NBD fit uses: all of them when `sample_rows` is 0
     or not smaller than `n_rows`, else a random sample seeded by (seed, cutoff) so that each cutoff's
@@ -303,18 +315,89 @@ def bgnbd_sample(n_rows: int, sample_rows: int, seed: int, cutoff: pd.Timestamp)
     return np.sort(rng.choice(n_rows, size=sample_rows, replace=False))
 
 
-def _fit_bgnbd(fitter, f: np.ndarray, r: np.ndarray, t: np.ndarray, penalizer: float):
-    """BG/NBD fit; when it does not converge, retry with a 10× and a 100× larger penalizer (lifetimes'
-    own advice) before giving up. The penalizer used is in the returned fitter's `penalizer_coef`."""
+LADDER = (1, 10, 100)  # lifetimes' BG/NBD fit is retried with these multiples of the penalizer
+
+
+@dataclass(frozen=True)
+class LifetimesFit:
+    """Parameters of one fitted lifetimes model (named as lifetimes names them), the penalizer they were
+    fitted with and the optimiser that found them: "bfgs" (lifetimes' own fit) or "trust-exact"."""
+
+    params: pd.Series
+    penalizer: float
+    optimizer: str
+
+
+def _fit_bgnbd(fitter: type, f: np.ndarray, r: np.ndarray, t: np.ndarray, penalizer: float) -> LifetimesFit:
+    """BG/NBD fit: lifetimes' BFGS with the penalizer, then (lifetimes' own advice) 10× and 100× of it;
+    when none converges, the same penalized likelihood minimised by `_trust_region_minimum`.
+
+    The BFGS ladder stays first so that every cut-off that fitted before keeps its parameters. What it
+    misses: with (almost) no dropout, usual for B2B books, the maximum lies at a, b -> 0 and BFGS walks
+    log a and log b off to about -2000, where exp() underflows to 0 and the likelihood turns NaN (5x demo,
+    2024-07-01 at penalizer 0.001). The trust-region Newton fit stops where the gradient vanishes, with a
+    and b small but positive."""
     from lifetimes.utils import ConvergenceError
 
-    for attempt, coef in enumerate((penalizer, 10 * penalizer, 100 * penalizer)):
+    for multiple in LADDER:
         try:
-            return fitter(penalizer_coef=coef).fit(f, r, t)
+            bg = fitter(penalizer_coef=multiple * penalizer).fit(f, r, t)
+            return LifetimesFit(bg.params_, multiple * penalizer, "bfgs")
         except ConvergenceError:
-            if attempt == 2:
-                raise
-    raise AssertionError("unreachable")
+            continue
+    scale = 1.0 / t.max()  # lifetimes' time scaling (oldest age = 1), so the start means the same
+    args = (f.astype(int), r * scale, t * scale, np.ones(len(f), dtype=int), penalizer)
+    log_params = _trust_region_minimum(fitter._negative_log_likelihood, args, 4, "BG/NBD")
+    params = pd.Series(np.exp(log_params), index=["r", "alpha", "a", "b"])
+    params["alpha"] /= scale
+    return LifetimesFit(params, penalizer, "trust-exact")
+
+
+def _fit_gamma_gamma(fitter: type, f: np.ndarray, m: np.ndarray, penalizer: float) -> LifetimesFit:
+    """Gamma-Gamma fit (accounts with a repeat purchase day): lifetimes' BFGS, else the same penalized
+    likelihood minimised by `_trust_region_minimum`.
+
+    lifetimes reports a ConvergenceError whenever BFGS ends with "precision loss", even at the minimum:
+    on the 5x demo (cut-offs 2024-07-01 and 2025-01-01) it stopped after 14 iterations with a gradient
+    below 2e-7 and a positive definite Hessian, and the baseline was dropped there. A larger penalizer
+    would move the optimum instead of confirming it; Newton's method with the exact Hessian confirms it."""
+    from lifetimes.utils import ConvergenceError
+
+    try:
+        gg = fitter(penalizer_coef=penalizer).fit(f, m)
+        return LifetimesFit(gg.params_, penalizer, "bfgs")
+    except ConvergenceError:
+        pass
+    args = (f.astype(float), m.astype(float), np.ones(len(f), dtype=int), penalizer)
+    log_params = _trust_region_minimum(fitter._negative_log_likelihood, args, 3, "Gamma-Gamma")
+    return LifetimesFit(pd.Series(np.exp(log_params), index=["p", "q", "v"]), penalizer, "trust-exact")
+
+
+def _trust_region_minimum(nll, args: tuple, n_params: int, model: str) -> np.ndarray:
+    """Log-parameters minimising lifetimes' penalized negative log-likelihood `nll(log_params, *args)`,
+    from lifetimes' own start (0.1 each), by scipy's exact trust-region Newton method with autograd's
+    gradient and Hessian: deterministic, and it ends only where the gradient norm is below 1e-7 (or
+    raises ConvergenceError with the optimiser's state, never returns an unconverged point)."""
+    from autograd import hessian, value_and_grad
+    from lifetimes.utils import ConvergenceError
+    from scipy.optimize import minimize
+
+    res = minimize(
+        value_and_grad(nll),
+        np.full(n_params, 0.1),
+        args=args,
+        jac=True,
+        hess=hessian(nll),
+        method="trust-exact",
+        tol=1e-7,
+    )
+    if not (res.success and np.isfinite(res.fun) and np.all(np.isfinite(res.x))):
+        raise ConvergenceError(
+            f"{model} fit did not converge (lifetimes' BFGS nor trust-region Newton): {res.message} "
+            f"after {res.nit} iterations, log-parameters {np.round(res.x, 4).tolist()}, "
+            f"objective {res.fun}, largest gradient {np.max(np.abs(res.jac))}"
+        )
+    return res.x
 
 
 def training_origins(history_start: date, cutoff: date, horizon_days: int) -> list[date]:
