@@ -312,7 +312,8 @@ class TerritoriesConfig(_Strict):
     disruption_weight: float = Field(1.0, ge=0)
     candidates: int = Field(8, ge=2, le=50)
     max_iterations: int = Field(8, ge=1, le=100)
-    time_limit_seconds: float = Field(60.0, gt=0)
+    location_arcs_budget: int = Field(6_000_000, ge=0)
+    time_limit_seconds: float = Field(180.0, gt=0)
     fixed_centres: bool = False
     locks: dict[str, str] = Field(default_factory=dict)
 

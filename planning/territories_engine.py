@@ -54,7 +54,11 @@ class SolverOptions:
     disruption_weight: float = 1.0  # cost of moving an average-sized account, in typical travel distances
     candidates: int = 8  # nearest territories each account may join (plus current and locked)
     max_iterations: int = 8  # location-allocation rounds with free centres
-    time_limit_seconds: float = 60.0  # wall clock for the whole pool solve
+    # ... and at most this many candidate arcs allocated over all of them: a round allocates every free
+    # account over its candidate arcs, so a large pool stops moving its centres after fewer rounds, on
+    # a count that depends on the inputs only (0: no budget)
+    location_arcs_budget: int = 0
+    time_limit_seconds: float = 180.0  # wall clock for the whole pool solve: a safety net
     seed: int = 42
 
 
@@ -756,9 +760,12 @@ def solve_pool(
     lp_seconds, iterations = 0.0, 0
     single = not geo or fixed_centres
     rounds = 1 if single else opts.max_iterations
-    for _ in range(rounds):
+    for round_no in range(rounds):
         # free centres: locate with the fast flow on the primary measure; all measures once settled
         cand, cost = candidates()
+        if round_no == 0 and opts.location_arcs_budget:
+            arcs = max(int((cand[free_idx] >= 0).sum()), 1)
+            rounds = min(rounds, max(opts.location_arcs_budget // arcs, 1))
         ls = time.perf_counter()
         new_cell, split = allocate(cand, cost, all_measures=single)
         lp_seconds += time.perf_counter() - ls
@@ -772,11 +779,11 @@ def solve_pool(
         n_lat[empty], n_lon[empty] = c_lat[empty], c_lon[empty]
         shift = haversine_km(c_lat, c_lon, n_lat, n_lon)
         c_lat, c_lon = n_lat, n_lon
-        if changed < 0.002 or shift.max() < 0.5 or out_of_time():
+        if changed < 0.002 or shift.max() < 0.5 or round_no + 1 >= rounds or out_of_time():
             break
     if not single and m > 1:
         # several measures: LP rounds from the settled centres, moving the centres between rounds
-        for _ in range(opts.max_iterations):
+        for _ in range(rounds):
             if out_of_time():
                 break
             cand, cost = candidates(also=cell)

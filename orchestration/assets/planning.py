@@ -113,6 +113,7 @@ def solver_options(cfg: PlanConfig) -> SolverOptions:
         disruption_weight=t.disruption_weight,
         candidates=t.candidates,
         max_iterations=t.max_iterations,
+        location_arcs_budget=t.location_arcs_budget,
         time_limit_seconds=t.time_limit_seconds,
         seed=cfg.seed,
     )

@@ -1,6 +1,7 @@
-"""repair_balance retries a failed (territory, measure) only when a move touched a territory the attempt
-read: the same moves in the same order as retrying every failure after every move, with far fewer
-attempts (planning/territories_engine.py, FailedAttempts)."""
+"""The territory engine on large pools (planning/territories_engine.py): repair_balance retries a failed
+(territory, measure) only when a move touched a territory the attempt read, which gives the same moves in
+the same order as retrying every failure after every move, with far fewer attempts (FailedAttempts); and
+the location rounds stop on a budget of candidate arcs, a count that depends on the data, not the clock."""
 
 import numpy as np
 import pytest
@@ -69,3 +70,29 @@ def test_a_failed_attempt_is_woken_by_a_move_next_to_it_only():
     book.failed((3, 0), [3, 2])
     book.touched(7)  # 7 no longer watched by (3, 0)
     assert book.tried == {(5, 1), (3, 0)}
+
+
+def test_the_location_budget_caps_the_rounds_by_a_count_of_arcs_not_the_clock():
+    rng = np.random.default_rng(7)
+    n, k = 4_000, 40
+    lat, lon = rng.uniform(38, 42, n), rng.uniform(-100, -95, n)
+    weights = rng.gamma(2.0, 8.0, (n, 1))
+    c_lat, c_lon = lat[:k].copy(), lon[:k].copy()
+    opts = engine.SolverOptions(max_iterations=8, candidates=6, time_limit_seconds=600)
+    free = engine.solve_pool(weights, k, opts, lat, lon, c_lat, c_lon)
+    assert free.iterations > 3  # the instance needs several rounds to settle
+    cand, _ = engine.geo_candidates(lat, lon, c_lat, c_lon, 6, [])
+    arcs = int((cand >= 0).sum())  # what the first round allocates over
+    budget = engine.SolverOptions(**{**opts.__dict__, "location_arcs_budget": 2 * arcs + arcs // 2})
+    capped = engine.solve_pool(weights, k, budget, lat, lon, c_lat, c_lon)
+    assert capped.iterations == 2 and not capped.time_limit_hit
+    np.testing.assert_array_equal(
+        capped.cell, engine.solve_pool(weights, k, budget, lat, lon, c_lat, c_lon).cell
+    )
+    loads = np.bincount(capped.cell, weights=weights[:, 0], minlength=k) / (weights.sum() / k)
+    assert np.abs(loads - 1).max() <= opts.tolerance + 1e-9  # fewer rounds, still balanced
+    # a budget the pool never reaches changes nothing
+    ample = engine.SolverOptions(**{**opts.__dict__, "location_arcs_budget": 100 * arcs})
+    np.testing.assert_array_equal(
+        engine.solve_pool(weights, k, ample, lat, lon, c_lat, c_lon).cell, free.cell
+    )
