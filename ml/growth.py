@@ -61,7 +61,9 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")  # before sklearn.ensemble is impo
 import hashlib
 import json
 import time
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -196,8 +198,8 @@ def train_and_score(
     model_origins = []
     last_train = None
     sampled = {"rows": 0, "of": 0}
-    timings = timings if timings is not None else {}
-    fit_clock = _Clock()
+    timer = StepTimer(timings if timings is not None else {})
+    timer.steps["backtest_fits"] = {"seconds": 0.0, "cpu_seconds": 0.0}
     threads = cfg.predict_threads
     with threadpool_limits(limits=_omp_threads(), user_api="openmp"):
         for origin in origins:
@@ -216,7 +218,7 @@ def train_and_score(
                 preds["baseline_bgnbd"] = bg[at]
             coverage = np.nan
             if train.sum() >= cfg.min_training_rows and np.clip(y[train], 0, None).sum() > 0:
-                with fit_clock:
+                with timer.step("backtest_fits"):
                     model, wallet = _fit_both(frame, y, run_rate, train, quarter, cfg, seed, sampled)
                     at_rows = frame.loc[at]
                     preds["model"] = model.predict(at_rows[EXPECTED_FEATURES], run_rate[at], threads)
@@ -237,7 +239,6 @@ def train_and_score(
                         "potential_coverage": coverage if name == "model" else np.nan,
                     }
                 )
-        timings["backtest_fits"] = fit_clock.figures()
         if not model_origins:
             problem = (
                 f"no labelled cutoff has {cfg.min_training_rows} training rows (growth_model.min_training_rows) "
@@ -248,15 +249,13 @@ def train_and_score(
             raise InsufficientHistoryError(_history_message(frame, quarter, labelled, h, problem))
 
         # refit on every label and score the as-of cutoff
-        with _Clock() as final_clock:
+        with timer.step("final_fit"):
             model, wallet = _fit_both(frame, y, run_rate, labelled, quarter, cfg, seed, sampled)
             score_frame = frame.loc[latest]
             expected = model.predict(score_frame[EXPECTED_FEATURES], run_rate[latest], threads)
             quantile = np.clip(wallet.predict(score_frame, threads), 0, None)
-        timings["final_fit"] = final_clock.figures()
-        with _Clock() as reason_clock:
+        with timer.step("reason_codes"):
             reasons = _reason_codes(model, score_frame[EXPECTED_FEATURES], run_rate[latest], threads)
-        timings["reason_codes"] = reason_clock.figures()
 
     scores = _scores(score_frame, run_rate[latest], expected, quantile, reasons)
 
@@ -433,15 +432,13 @@ def rescore(
     score_frame = frame.loc[latest]
     run_rate = score_frame["revenue_t12m"].to_numpy(dtype="float64")
     model, wallet = artifact["expected"], artifact["potential"]
-    timings = timings if timings is not None else {}
+    timer = StepTimer(timings if timings is not None else {})
     with threadpool_limits(limits=_omp_threads(), user_api="openmp"):
-        with _Clock() as score_clock:
+        with timer.step("score"):
             expected = model.predict(score_frame[EXPECTED_FEATURES], run_rate, threads)
             quantile = np.clip(wallet.predict(score_frame, threads), 0, None)
-        timings["score"] = score_clock.figures()
-        with _Clock() as reason_clock:
+        with timer.step("reason_codes"):
             reasons = _reason_codes(model, score_frame[EXPECTED_FEATURES], run_rate, threads)
-        timings["reason_codes"] = reason_clock.figures()
     fitted = artifact["metrics"]
     metrics = {
         **fitted,
@@ -676,22 +673,22 @@ def _min_leaf(cfg: GrowthModelConfig, n_rows: int) -> int:
     return int(min(cfg.min_samples_leaf, max(20, n_rows // 50)))
 
 
-class _Clock:
-    """Accumulated wall and CPU seconds over the `with` blocks it times."""
+@dataclass
+class StepTimer:
+    """Wall and CPU seconds per named step (CPU: this process, all threads); a step timed again adds to
+    its figures (the backtest's fits over every origin)."""
 
-    def __init__(self) -> None:
-        self.seconds = self.cpu_seconds = 0.0
+    steps: dict[str, dict[str, float]] = field(default_factory=dict)
 
-    def __enter__(self) -> _Clock:
-        self._wall, self._cpu = time.perf_counter(), time.process_time()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.seconds += time.perf_counter() - self._wall
-        self.cpu_seconds += time.process_time() - self._cpu
-
-    def figures(self) -> dict[str, float]:
-        return {"seconds": round(self.seconds, 3), "cpu_seconds": round(self.cpu_seconds, 3)}
+    @contextmanager
+    def step(self, name: str) -> Iterator[None]:
+        wall, cpu = time.perf_counter(), time.process_time()
+        try:
+            yield
+        finally:
+            done = self.steps.setdefault(name, {"seconds": 0.0, "cpu_seconds": 0.0})
+            done["seconds"] = round(done["seconds"] + time.perf_counter() - wall, 3)
+            done["cpu_seconds"] = round(done["cpu_seconds"] + time.process_time() - cpu, 3)
 
 
 def label_bands(y: np.ndarray, n_bands: int = 10) -> np.ndarray:

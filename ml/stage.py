@@ -9,16 +9,13 @@ regression should be visible in the asset metadata, not only in a profiler.
 
 from __future__ import annotations
 
-import time
-from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import duckdb
 import pandas as pd
 
 from ml.backtest import bgnbd_predictions, daily_totals, rfm_summary
-from ml.growth import GrowthResult, read_features, rescore, train_and_score
+from ml.growth import GrowthResult, StepTimer, read_features, rescore, train_and_score
 from planning.config import PlanConfig
 from planning.marts import DuckDBTables, TableReader, fill_relations
 
@@ -43,24 +40,6 @@ def stage_sql(sql: str, con: duckdb.DuckDBPyConnection, marts: TableReader | Non
     warehouse's own tables and views when None. On Spark the staging models the stage reads are tables
     too (dbt_project.yml), so everything comes from the engine."""
     return fill_relations(sql, marts or DuckDBTables.on(con))
-
-
-@dataclass
-class StepTimer:
-    """Wall and CPU seconds per named step (CPU: this process, all threads)."""
-
-    steps: dict[str, dict[str, float]] = field(default_factory=dict)
-
-    @contextmanager
-    def step(self, name: str) -> Iterator[None]:
-        wall, cpu = time.perf_counter(), time.process_time()
-        try:
-            yield
-        finally:
-            self.steps[name] = {
-                "seconds": round(time.perf_counter() - wall, 3),
-                "cpu_seconds": round(time.process_time() - cpu, 3),
-            }
 
 
 @dataclass(frozen=True)

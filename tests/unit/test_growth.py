@@ -255,3 +255,19 @@ def test_repeated_account_cutoff_rows_are_refused_with_an_example(missing_accoun
         else ("'account_id': 'A00004', 'cutoff_date': Timestamp('2024-01-01")
     )
     assert first in str(caught.value)
+
+
+def test_a_step_timed_twice_adds_up_and_other_steps_stay_apart():
+    import time as _time
+
+    from ml.growth import StepTimer
+
+    timer = StepTimer()
+    for _ in range(2):
+        with timer.step("fits"):
+            _time.sleep(0.02)
+    with timer.step("score"):
+        pass
+    assert set(timer.steps) == {"fits", "score"}
+    assert timer.steps["fits"]["seconds"] >= 0.04 > timer.steps["score"]["seconds"]
+    assert set(timer.steps["fits"]) == {"seconds", "cpu_seconds"}
