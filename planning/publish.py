@@ -12,9 +12,11 @@ backfilled past quarter or a scenario never replaces the current plan. `plan_his
 plans. Parquet holds the plan in force only (`parquet/<table>.parquet`, one file per table, like the
 `latest_` views) plus `parquet/plan_history.parquet`; readers wanting older plans use the DuckDB file.
 `parquet` is a symbolic link to a versioned folder (`.parquet-<pid>-<ns>`): a publish writes every file
-of the new plan into a new folder and then replaces the link in one `os.replace`, so a reader (or a
-crash) finds the files of one plan, never a table of the new plan beside one of the old. The folder the
-link left is kept until the next publish for readers still inside it.
+of the new plan into a new folder and then replaces the link in one `os.replace`, so a crash never
+leaves a table of the new plan beside one of the old, and a reader that resolves the link once
+(`os.path.realpath`) reads one plan's files. The folder the link left is kept until the next publish
+starts, for readers still inside it. Swaps and clean-up hold `.publish.lock` (flock: one machine or a
+file system that honours it).
 
 For BI readers: the DuckDB file is written in the storage format of `storage_compatibility_version`
 (config publish.storage_compatibility_version), so drivers built on an older DuckDB open it; tables,
@@ -24,11 +26,14 @@ views and columns carry `COMMENT`s, and Parquet files key-value metadata, from t
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import shutil
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -254,7 +259,9 @@ def publish_plan(
     link = out / "parquet"
     target = out / "plan.duckdb"
     tmp = out / f"{TMP_PREFIX}{os.getpid()}"
-    _remove_stale_files(out)
+    _check_symlinks(out)
+    with _publish_lock(out):
+        _remove_stale_files(out)
 
     meta = {"scenario_name": None, "config_overrides": {}, "goal_metrics": {}, **plan_meta}
     meta = {
@@ -313,12 +320,40 @@ def publish_plan(
         shutil.rmtree(version, ignore_errors=True)
         raise
 
-    # A .wal left by a crashed writer of the old file would not match the new file: drop it first.
-    Path(f"{target}.wal").unlink(missing_ok=True)
-    os.replace(tmp, target)
-    previous = _swap_parquet(link, version)
-    _remove_old_versions(out, keep={version.name, previous})
+    # The swaps and the clean-up run under a lock, so another publisher can neither swap between this
+    # one's reading the link and removing folders, nor remove the folder this one just swapped in.
+    with _publish_lock(out):
+        # A .wal left by a crashed writer of the old file would not match the new file: drop it first.
+        Path(f"{target}.wal").unlink(missing_ok=True)
+        os.replace(tmp, target)
+        previous = _swap_parquet(link, version)
+        _remove_old_versions(out, keep={version.name, previous})
     return Published(target, link, counts, kept, in_force, dropped)
+
+
+@contextmanager
+def _publish_lock(out: Path) -> Iterator[None]:
+    """An exclusive lock on `out/.publish.lock` (released by the kernel if the holder dies)."""
+    with open(out / ".publish.lock", "a+") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _check_symlinks(out: Path) -> None:
+    """PublishError, before anything is written, when `out` cannot hold the `parquet` link."""
+    probe = out / f".symlink-probe-{os.getpid()}"
+    try:
+        probe.unlink(missing_ok=True)
+        os.symlink(".", probe)
+        probe.unlink()
+    except OSError as exc:
+        raise PublishError(
+            f"{out}: the file system does not support symbolic links ({exc.strerror}); the Parquet set "
+            "is published behind a `parquet` link: set publish.dir to a local folder"
+        ) from None
 
 
 PARQUET_VERSION_PREFIX = ".parquet-"

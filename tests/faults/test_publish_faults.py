@@ -49,6 +49,7 @@ def test_sigkill_at_random_moments_keeps_the_plan_in_force_intact(warehouse, tmp
     previous = base
     interrupted = 0
     for t in trials:
+        before = previous["in_force"]
         assert "error" not in t, t  # the published file always opens and answers
         assert t["in_force"] in (previous["in_force"], t["trial"]), t
         assert t["ids"] == [t["in_force"]]  # the latest_ views show one whole plan
@@ -61,10 +62,10 @@ def test_sigkill_at_random_moments_keeps_the_plan_in_force_intact(warehouse, tmp
             previous = t
         for table, (rows_in_file, _) in t["parquet"].items():
             assert rows_in_file > 0, (t["trial"], table)  # Parquet files are whole (each swapped in)
-        # ... and of one plan: the in-force plan, or (killed between the swap and the Parquet renames)
-        # the previous one
+        # ... and of one plan: the in-force plan, or (killed between the DuckDB swap and the Parquet link
+        # swap) the previous one
         parquet_plans = {p for _, ids in t["parquet"].values() for p in ids}
-        assert len(parquet_plans) == 1, t["parquet"]
+        assert len(parquet_plans) == 1 and parquet_plans <= {t["in_force"], before}, t["parquet"]
         # a dead publisher's temp file is removed by the next publish: at most the last one is left
         assert len({name.split("tmp-")[1].removesuffix(".wal") for name in t["leftovers"]}) <= 1, t
         # Parquet folders: the one in force and the killed publisher's (or the one its swap replaced)

@@ -221,8 +221,27 @@ def test_a_parquet_folder_from_before_the_link_is_migrated(warehouse, tmp_path):
     assert legacy.is_symlink()
     assert _parquet_plans(tmp_path)["account_plan"] == {"y2"}
     assert not (legacy / "stale_table.parquet").exists()
-    # the old folder is kept under a versioned name until the next publish
-    assert len(list(tmp_path.glob(".parquet-*"))) == 2
+    # the old folder is kept whole under a versioned name, for readers still inside it ...
+    (kept,) = [p for p in tmp_path.glob(".parquet-*") if p.name != os.readlink(legacy)]
+    assert (kept / "stale_table.parquet").read_bytes() == b"not the plan"
+    assert set(pd.read_parquet(kept / "account_plan.parquet")["plan_id"]) == {"y1"}
+    # ... until the next publish
+    _publish(warehouse, tmp_path, "y3", accounts=5, as_of=date(2027, 4, 1), created=datetime(2026, 3, 1))
+    assert not kept.exists() and len(list(tmp_path.glob(".parquet-*"))) == 2
+
+
+def test_a_file_system_without_links_is_refused_before_anything_is_written(warehouse, tmp_path, monkeypatch):
+    _publish(warehouse, tmp_path, "y1", accounts=3, created=datetime(2026, 1, 1))
+    before = (tmp_path / "plan.duckdb").read_bytes()
+
+    def no_links(*args, **kwargs):
+        raise OSError(1, "Operation not permitted")
+
+    monkeypatch.setattr(pub.os, "symlink", no_links)
+    with pytest.raises(PublishError, match="does not support symbolic links"):
+        _publish(warehouse, tmp_path, "y2", accounts=4, as_of=date(2027, 1, 1), created=datetime(2026, 2, 1))
+    assert (tmp_path / "plan.duckdb").read_bytes() == before
+    assert not list(tmp_path.glob(".plan.duckdb.tmp-*"))
 
 
 def test_postgres_publish_swaps_in_one_transaction(warehouse, tmp_path, pg_database):
