@@ -391,9 +391,12 @@ def _trust_region_minimum(nll, args: tuple, n_params: int, model: str) -> np.nda
         method="trust-exact",
         tol=1e-7,
     )
-    if not (res.success and np.isfinite(res.fun) and np.all(np.isfinite(res.x))):
+    converged = res.success and np.isfinite(res.fun) and np.all(np.isfinite(res.x))
+    if converged and np.linalg.eigvalsh(hessian(nll)(res.x, *args)).min() <= 0:
+        converged, res.message = False, "the Hessian there is not positive definite (not a minimum)"
+    if not converged:
         raise ConvergenceError(
-            f"{model} fit did not converge (lifetimes' BFGS nor trust-region Newton): {res.message} "
+            f"{model} fit did not converge (neither lifetimes' BFGS nor trust-region Newton): {res.message} "
             f"after {res.nit} iterations, log-parameters {np.round(res.x, 4).tolist()}, "
             f"objective {res.fun}, largest gradient {np.max(np.abs(res.jac))}"
         )

@@ -678,7 +678,8 @@ class StepTimer:
     """Wall and CPU seconds per named step (CPU: this process, all threads); a step timed again adds to
     its figures (the backtest's fits over every origin)."""
 
-    steps: dict[str, dict[str, float]] = field(default_factory=dict)
+    steps: dict[str, dict[str, float]] = field(default_factory=dict)  # rounded to the millisecond
+    _sums: dict[str, tuple[float, float]] = field(default_factory=dict)
 
     @contextmanager
     def step(self, name: str) -> Iterator[None]:
@@ -686,9 +687,10 @@ class StepTimer:
         try:
             yield
         finally:
-            done = self.steps.setdefault(name, {"seconds": 0.0, "cpu_seconds": 0.0})
-            done["seconds"] = round(done["seconds"] + time.perf_counter() - wall, 3)
-            done["cpu_seconds"] = round(done["cpu_seconds"] + time.process_time() - cpu, 3)
+            before = self._sums.get(name, (0.0, 0.0))
+            total = (before[0] + time.perf_counter() - wall, before[1] + time.process_time() - cpu)
+            self._sums[name] = total
+            self.steps[name] = {"seconds": round(total[0], 3), "cpu_seconds": round(total[1], 3)}
 
 
 def label_bands(y: np.ndarray, n_bands: int = 10) -> np.ndarray:

@@ -51,7 +51,7 @@ def register(subparsers) -> None:
     p.add_argument("--disruption-weight", type=float, default=1.0, help="cost of moving an account")
     p.add_argument("--no-geography", action="store_true", help="balance only; ignore lat/lon")
     p.add_argument("--seed", type=int, default=42)
-    p.add_argument("--time-limit", type=float, default=60.0, help="seconds")
+    p.add_argument("--time-limit", type=float, default=180.0, help="seconds (a safety net)")
     p.add_argument("--out", type=Path, required=True, help="CSV to write: account_id, territory_id")
     p.set_defaults(func=cmd_design)
 

@@ -54,10 +54,11 @@ class SolverOptions:
     disruption_weight: float = 1.0  # cost of moving an average-sized account, in typical travel distances
     candidates: int = 8  # nearest territories each account may join (plus current and locked)
     max_iterations: int = 8  # location-allocation rounds with free centres
-    # ... and at most this many candidate arcs allocated over all of them: a round allocates every free
-    # account over its candidate arcs, so a large pool stops moving its centres after fewer rounds, on
-    # a count that depends on the inputs only (0: no budget)
-    location_arcs_budget: int = 0
+    # ... and no more rounds than this many candidate arcs allow at the first round's count (a round
+    # allocates every free account over its candidate arcs): a large pool stops moving its centres
+    # after fewer rounds, on a count that depends on the inputs only (0: no budget). With several
+    # measures the LP rounds that follow are capped to the same number of rounds.
+    location_arcs_budget: int = 6_000_000
     time_limit_seconds: float = 180.0  # wall clock for the whole pool solve: a safety net
     seed: int = 42
 
