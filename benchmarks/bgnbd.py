@@ -5,8 +5,8 @@
 
 The inputs are built as the growth stage builds them (ml.stage: staging transactions → daily totals →
 RFM per labelled cut-off, warehouse opened read-only), and both sides fit with the configured
-`growth_model.bgnbd_sample_rows` and `seed`. "old" is ml/backtest.py at `--baseline-ref` loaded from git
-into a throw-away module, "new" the working tree's. The sides alternate (old, new, old, new, ...) in this
+`growth_model.bgnbd_sample_rows` and `seed`. "old" is ml/backtest.py (with its ml/growth.py) at `--baseline-ref`
+loaded from git (benchmarks/growth.py's load_baseline), "new" the working tree's. The sides alternate (old, new, old, new, ...) in this
 process; printed are each side's best wall and CPU seconds, the new/old ratios, the cut-offs each side
 left out, and the largest difference of the predictions at the cut-offs both sides fitted (0 when the
 new code keeps every fit that converged before). The machine is shared: compare ratios, not seconds.
@@ -15,11 +15,9 @@ new code keeps every fit that converged before). The machine is shared: compare 
 from __future__ import annotations
 
 import argparse
-import importlib.util
+import importlib
 import os
-import subprocess
 import sys
-import tempfile
 import time
 import types
 from pathlib import Path
@@ -38,19 +36,8 @@ from ml.growth import read_features  # noqa: E402
 from ml.stage import DAILY_TRANSACTIONS_SQL, FEATURES_SQL, stage_sql  # noqa: E402
 from planning.config import load_config  # noqa: E402
 
-
-def load_old(ref: str) -> types.ModuleType:
-    """ml/backtest.py at `ref` as the module `backtest_baseline` (its other ml imports: the working tree)."""
-    text = subprocess.run(
-        ["git", "-C", str(ROOT), "show", f"{ref}:ml/backtest.py"], check=True, capture_output=True, text=True
-    ).stdout
-    path = Path(tempfile.mkdtemp(prefix="bgnbd-baseline-")) / "backtest_baseline.py"
-    path.write_text(text)
-    spec = importlib.util.spec_from_file_location("backtest_baseline", path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["backtest_baseline"] = module  # dataclasses look their module up while it executes
-    spec.loader.exec_module(module)
-    return module
+sys.path.insert(0, str(ROOT / "benchmarks"))
+from growth import load_baseline  # noqa: E402  (ml/growth.py and ml/backtest.py at a git ref)
 
 
 def rfm_inputs(warehouse: str) -> pd.DataFrame:
@@ -85,7 +72,8 @@ def main() -> None:
     rfm = rfm_inputs(args.warehouse)
     print(f"{rfm['account_id'].nunique():,} accounts, {rfm['cutoff_date'].nunique()} cut-offs, "
           f"{len(rfm):,} rows; sample {gm.bgnbd_sample_rows:,}, seed {cfg.seed}")  # fmt: skip
-    sides = {"old": load_old(args.baseline_ref), "new": new_backtest}
+    load_baseline(args.baseline_ref)
+    sides = {"old": importlib.import_module("ml_baseline.backtest"), "new": new_backtest}
     best: dict[str, tuple[float, float]] = {}
     results = {}
     for _ in range(args.rounds):
