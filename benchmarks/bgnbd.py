@@ -33,7 +33,7 @@ sys.path.insert(0, str(ROOT))
 
 from ml import backtest as new_backtest  # noqa: E402
 from ml.growth import read_features  # noqa: E402
-from ml.stage import DAILY_TRANSACTIONS_SQL, FEATURES_SQL, stage_sql  # noqa: E402
+from ml.stage import FEATURES_SQL, bgnbd_inputs, stage_sql  # noqa: E402
 from planning.config import load_config  # noqa: E402
 
 sys.path.insert(0, str(ROOT / "benchmarks"))
@@ -46,9 +46,7 @@ def rfm_inputs(warehouse: str) -> pd.DataFrame:
     try:
         features = read_features(con, stage_sql(FEATURES_SQL, con, None))
         labelled = sorted(features.loc[features["label_revenue_next_4q"].notna(), "cutoff_date"].unique())
-        con.execute(stage_sql(DAILY_TRANSACTIONS_SQL, con, None))
-        new_backtest.daily_totals(con, count_orders=False)
-        return new_backtest.rfm_summary(con, [pd.Timestamp(c).date() for c in labelled])
+        return bgnbd_inputs(con, labelled)
     finally:
         con.close()
 

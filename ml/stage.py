@@ -9,6 +9,7 @@ regression should be visible in the asset metadata, not only in a profiler.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import duckdb
@@ -49,6 +50,18 @@ class StageOutput:
     steps: dict[str, dict[str, float]]
 
 
+def bgnbd_inputs(
+    con: duckdb.DuckDBPyConnection, cutoffs: Iterable, marts: TableReader | None = None
+) -> pd.DataFrame:
+    """The RFM summary (ml.backtest.rfm_summary) of every account at each of `cutoffs`, from the staged
+    order lines via the account × day totals, which are dropped again."""
+    con.execute(stage_sql(DAILY_TRANSACTIONS_SQL, con, marts))
+    daily_totals(con, count_orders=False)
+    rfm = rfm_summary(con, [pd.Timestamp(c).date() for c in cutoffs])
+    con.execute("drop table if exists tx_daily")  # account × day totals: not needed past this point
+    return rfm
+
+
 def run_growth_stage(
     con: duckdb.DuckDBPyConnection, cfg: PlanConfig, marts: TableReader | None = None
 ) -> StageOutput:
@@ -61,10 +74,7 @@ def run_growth_stage(
         history_start = con.execute(stage_sql(HISTORY_START_SQL, con, marts)).fetchall()[0][0]
     labelled = sorted(features.loc[features["label_revenue_next_4q"].notna(), "cutoff_date"].unique())
     with timer.step("bgnbd_inputs_sql"):
-        con.execute(stage_sql(DAILY_TRANSACTIONS_SQL, con, marts))
-        daily_totals(con, count_orders=False)
-        rfm = rfm_summary(con, [pd.Timestamp(c).date() for c in labelled])
-        con.execute("drop table if exists tx_daily")  # account × day totals: not needed past this point
+        rfm = bgnbd_inputs(con, labelled, marts)
     with timer.step("bgnbd_fit"):
         bgnbd, failed = bgnbd_predictions(
             rfm,
