@@ -312,7 +312,7 @@ def publish_plan(
 
     # Parquet first, from the new file before it is swapped in: the two swaps then follow each other
     # with nothing between them, so a crash leaves the Parquet of the previous plan for one rename at most
-    version = out / f"{PARQUET_VERSION_PREFIX}{os.getpid()}-{time.time_ns()}"
+    version = out / _version_name()
     try:
         _export_parquet(tmp, version, duckdb_config)
     except BaseException:
@@ -360,6 +360,11 @@ PARQUET_VERSION_PREFIX = ".parquet-"
 LINK_TMP_PREFIX = ".parquet.link-tmp-"
 
 
+def _version_name() -> str:
+    """A new Parquet folder's name: the writer's PID (how clean-up tells a live writer) and the time."""
+    return f"{PARQUET_VERSION_PREFIX}{os.getpid()}-{time.time_ns()}"
+
+
 def _export_parquet(plan_file: Path, folder: Path, duckdb_config: dict | None) -> None:
     """Every Parquet file of the plan in force in `plan_file` (its `latest_` views, and plan_history)
     into the new folder `folder`."""
@@ -388,7 +393,7 @@ def _swap_parquet(link: Path, version: Path) -> str | None:
     if link.is_symlink():
         previous = os.readlink(link)
     elif link.is_dir():
-        previous = f"{PARQUET_VERSION_PREFIX}{os.getpid()}-{time.time_ns()}"
+        previous = _version_name()
         os.rename(link, link.with_name(previous))
     os.replace(tmp_link, link)
     return previous
