@@ -728,15 +728,40 @@ def _owners(
 
 
 def _nearest(lat: np.ndarray, lon: np.ndarray, to_lat: np.ndarray, to_lon: np.ndarray, k: int) -> np.ndarray:
-    """Indices of the k nearest points (to_lat, to_lon) of every (lat, lon), nearest first; computed in
-    slices so the distance matrix stays small at 500,000 accounts x thousands of reps."""
-    out = np.empty((len(lat), k), dtype=np.int64)
-    step = max(1, 2_000_000 // max(len(to_lat), 1))
-    for start in range(0, len(lat), step):
-        part = slice(start, start + step)
-        dist = geo.distance_km(lat[part, None], lon[part, None], to_lat[None, :], to_lon[None, :])
-        out[part] = np.argsort(dist, axis=1, kind="stable")[:, :k]
-    return out
+    """Indices of the k nearest points (to_lat, to_lon) of every (lat, lon) by great-circle distance,
+    nearest first, equal distances in index order: what a stable argsort of each row of the full
+    distance matrix gives, without that matrix (its sort took 48 s at 500,000 accounts x 3,000 reps).
+
+    The points to reach share locations (reps live in cities), so a k-d tree over their distinct
+    locations, as unit vectors (chord length orders like great-circle distance), finds each point's
+    k + 2 nearest locations; of every such location only its k lowest indices can make the top k. The
+    candidates' haversine distances then decide, sorted stably by (distance, index). The two spare
+    locations guard the boundary against the rounding differences of chord and haversine."""
+    from scipy.spatial import cKDTree
+
+    n, k = len(lat), min(k, len(to_lat))
+    places, loc = np.unique(np.column_stack([to_lat, to_lon]), axis=0, return_inverse=True)
+    loc = loc.ravel()
+    # per location, its first k target indices in ascending order (-1 where it has fewer)
+    by_loc = np.argsort(loc, kind="stable")
+    starts = np.searchsorted(loc[by_loc], np.arange(len(places)))
+    counts = np.bincount(loc, minlength=len(places))
+    slot = np.arange(k)
+    members = np.where(slot < counts[:, None], by_loc[np.minimum(starts[:, None] + slot, len(loc) - 1)], -1)
+    n_loc = min(k + 2, len(places))
+    _, near = cKDTree(_unit_vectors(places[:, 0], places[:, 1])).query(_unit_vectors(lat, lon), k=n_loc)
+    cand = members[near.reshape(n, n_loc)].reshape(n, n_loc * k)
+    cand = np.sort(np.where(cand < 0, len(to_lat), cand), axis=1)  # index order; missing ones last
+    valid = cand < len(to_lat)
+    safe = np.where(valid, cand, 0)
+    dist = np.where(valid, geo.distance_km(lat[:, None], lon[:, None], to_lat[safe], to_lon[safe]), np.inf)
+    return np.take_along_axis(cand, np.argsort(dist, axis=1, kind="stable")[:, :k], axis=1).astype(np.int64)
+
+
+def _unit_vectors(lat: np.ndarray, lon: np.ndarray) -> np.ndarray:
+    """Points on the unit sphere, for nearest-neighbour search by chord length."""
+    phi, lam = np.radians(lat), np.radians(lon)
+    return np.column_stack([np.cos(phi) * np.cos(lam), np.cos(phi) * np.sin(lam), np.sin(phi)])
 
 
 # ---------------------------------------------------------------------------------------------

@@ -482,3 +482,36 @@ def test_opportunities_concentrate_on_high_headroom_accounts(data):
     has_opp = truth.index.isin(data.opportunities["account_id"])
     relative = truth["headroom"] / truth["wallet"]
     assert relative[has_opp].mean() > relative[~has_opp].mean()
+
+
+def _nearest_by_full_sort(lat, lon, to_lat, to_lon, k):
+    """The definition: a stable argsort of each row of the full great-circle distance matrix."""
+    dist = geo.distance_km(lat[:, None], lon[:, None], to_lat[None, :], to_lon[None, :])
+    return np.argsort(dist, axis=1, kind="stable")[:, :k]
+
+
+@pytest.mark.parametrize("k", [1, 3, 5])
+def test_nearest_reps_equal_the_full_distance_sort_with_shared_homes(k):
+    """Reps share home cities, so equal distances are the rule: they must come in index order, as the
+    full sort gives them, including locations holding more than k reps and fewer locations than k + 2."""
+    rng = np.random.default_rng(7)
+    cities = np.column_stack([rng.uniform(25, 49, 6), rng.uniform(-124, -67, 6)])
+    home = rng.integers(0, len(cities), 40)  # 40 reps in 6 cities: up to a dozen per city
+    to_lat, to_lon = cities[home, 0], cities[home, 1]
+    lat, lon = rng.uniform(25, 49, 3_000), rng.uniform(-124, -67, 3_000)
+    lat[:5], lon[:5] = to_lat[:5], to_lon[:5]  # accounts sitting exactly on a rep's home
+    got = demo._nearest(lat, lon, to_lat, to_lon, k)
+    assert got.shape == (3_000, k)
+    np.testing.assert_array_equal(got, _nearest_by_full_sort(lat, lon, to_lat, to_lon, k))
+    # a city with more than k reps: the nearest account to it gets that city's k lowest rep indices
+    city = int(np.bincount(home).argmax())
+    at_city = np.flatnonzero(home == city)
+    assert len(at_city) > k
+    one = demo._nearest(cities[city : city + 1, 0], cities[city : city + 1, 1], to_lat, to_lon, k)
+    np.testing.assert_array_equal(one[0], at_city[:k])
+
+
+def test_nearest_reps_with_one_location_and_more_wanted_than_exist():
+    to_lat, to_lon = np.full(2, 40.0), np.full(2, -100.0)
+    got = demo._nearest(np.array([41.0, 30.0]), np.array([-99.0, -90.0]), to_lat, to_lon, 3)
+    np.testing.assert_array_equal(got, [[0, 1], [0, 1]])
