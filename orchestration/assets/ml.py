@@ -150,6 +150,11 @@ def growth_scores(
     if failed:  # a baseline that cannot be fitted at a cut-off is reported, not hidden or filled in
         context.log.warning(f"BG/NBD baseline left out at {len(failed)} cut-off(s): {bgnbd_error}")
     steps = stage.steps
+    if not stage.buffers_released:
+        context.log.warning(
+            "growth model: DuckDB kept its cached buffers after reading the features (pinned memory), so "
+            "this stage's peak memory is higher than it needs to be; the scores are not affected"
+        )
     if artifact is None:
         model_path = save_model(
             {**result.artifact, "inputs": inputs, "bgnbd_failed": failed, "kind": config.kind}, model_dir, cfg

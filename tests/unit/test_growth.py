@@ -271,3 +271,15 @@ def test_a_step_timed_twice_adds_up_and_other_steps_stay_apart():
     assert set(timer.steps) == {"fits", "score"}
     assert timer.steps["fits"]["seconds"] >= 0.04 > timer.steps["score"]["seconds"]
     assert set(timer.steps["fits"]) == {"seconds", "cpu_seconds"}
+
+
+def test_fits_side_by_side_give_the_models_of_one_after_the_other(
+    features: pd.DataFrame, result: GrowthResult
+) -> None:
+    """growth_model.fit_threads changes the speed only: every backtest origin's models and the final
+    refit's are the ones a single thread fits, each used at its own origin."""
+    assert CFG.fit_threads == 2
+    serial = train_and_score(features, CFG.model_copy(update={"fit_threads": 1}), SEED, config_hash="abc123")
+    pd.testing.assert_frame_equal(serial.scores, result.scores)
+    pd.testing.assert_frame_equal(serial.backtest, result.backtest)
+    assert serial.metrics == result.metrics
