@@ -17,10 +17,9 @@ import pandas as pd
 # The key of every table the dbt project builds in `intermediate` and `marts` (tests/unit/test_parity.py
 # keeps it complete): what two builds' rows are lined up by.
 TABLE_KEYS: dict[str, list[str]] = {
+    "int_account_assortment": ["account_id", "cutoff_date"],
     "int_account_hierarchy": ["account_id"],
     "int_account_months": ["account_id", "month_start"],
-    "int_account_quarter_categories": ["account_id", "quarter_start", "product_category"],
-    "int_account_quarter_products": ["account_id", "quarter_start", "product_id", "product_category"],
     "int_account_quarter_sites": ["account_id", "quarter_start", "site_id"],
     "int_account_quarters": ["account_id", "quarter_start"],
     "int_account_windows": ["account_id", "cutoff_date"],

@@ -20,15 +20,9 @@ account_quarters as (
 
 ),
 
-account_quarter_products as (
+assortment as (
 
-    select * from {{ ref('int_account_quarter_products') }}
-
-),
-
-account_quarter_categories as (
-
-    select * from {{ ref('int_account_quarter_categories') }}
+    select * from {{ ref('int_account_assortment') }}
 
 ),
 
@@ -197,98 +191,6 @@ windows as (
 
 ),
 
-{#-
-    Distinct products (categories) bought in each cut-off's trailing 12 months, without expanding every
-    purchase row to the four windows it falls in and counting distinct values there (the slowest part
-    of the build at scale). A purchase in quarter q lies in the window of cut-offs q+1 .. q+4. For each
-    account and product, a purchase adds the cut-offs not already covered by its previous purchase
-    quarter p: max(q+1, p+5) .. q+4. These intervals are disjoint per product, so the distinct count
-    at a cut-off is the number of intervals containing it: a plain count over a few intervals per account.
--#}
-product_intervals as (
-
-    select
-        account_id,
-        quarter_index + 4 as last_cutoff_index,
-        greatest(
-            quarter_index + 1,
-            coalesce(
-                lag(quarter_index) over (partition by account_id, product_id order by quarter_index) + 5,
-                quarter_index + 1
-            )
-        ) as first_cutoff_index
-
-    from account_quarter_products
-    where n_purchase_lines > 0
-
-),
-
-category_intervals as (
-
-    select
-        account_id,
-        quarter_index + 4 as last_cutoff_index,
-        greatest(
-            quarter_index + 1,
-            coalesce(
-                lag(quarter_index) over (partition by account_id, product_category order by quarter_index) + 5,
-                quarter_index + 1
-            )
-        ) as first_cutoff_index
-
-    from account_quarter_categories
-    where n_purchase_lines > 0
-
-),
-
-product_interval_counts as (
-
-    select account_id, first_cutoff_index, last_cutoff_index, count(*) as n_products
-    from product_intervals
-    where first_cutoff_index <= last_cutoff_index
-    group by account_id, first_cutoff_index, last_cutoff_index
-
-),
-
-category_interval_counts as (
-
-    select account_id, first_cutoff_index, last_cutoff_index, count(*) as n_categories
-    from category_intervals
-    where first_cutoff_index <= last_cutoff_index
-    group by account_id, first_cutoff_index, last_cutoff_index
-
-),
-
-products_t12m as (
-
-    select
-        product_interval_counts.account_id,
-        calendar.cutoff_date,
-        sum(product_interval_counts.n_products) as n_products_t12m
-
-    from product_interval_counts
-    inner join calendar
-        on calendar.cutoff_quarter_index between product_interval_counts.first_cutoff_index
-            and product_interval_counts.last_cutoff_index
-    group by product_interval_counts.account_id, calendar.cutoff_date
-
-),
-
-categories_t12m as (
-
-    select
-        category_interval_counts.account_id,
-        calendar.cutoff_date,
-        sum(category_interval_counts.n_categories) as n_categories_t12m
-
-    from category_interval_counts
-    inner join calendar
-        on calendar.cutoff_quarter_index between category_interval_counts.first_cutoff_index
-            and category_interval_counts.last_cutoff_index
-    group by category_interval_counts.account_id, calendar.cutoff_date
-
-),
-
 final as (
 
     select
@@ -309,8 +211,8 @@ final as (
         cast(windows.sales_rfp_t12m as {{ type_double() }}) as sales_rfp_t12m,
         cast(windows.list_value_t12m as {{ type_double() }}) as list_value_t12m,
         cast(windows.discount_value_t12m as {{ type_double() }}) as discount_value_t12m,
-        cast(coalesce(products_t12m.n_products_t12m, 0) as bigint) as n_products_t12m,
-        cast(coalesce(categories_t12m.n_categories_t12m, 0) as bigint) as n_categories_t12m,
+        cast(coalesce(assortment.n_products_t12m, 0) as bigint) as n_products_t12m,
+        cast(coalesce(assortment.n_categories_t12m, 0) as bigint) as n_categories_t12m,
         cast(windows.revenue_prev_t12m as {{ type_double() }}) as revenue_prev_t12m,
         cast(windows.revenue_last_q as {{ type_double() }}) as revenue_last_q,
         cast(windows.revenue_lifetime as {{ type_double() }}) as revenue_lifetime,
@@ -320,12 +222,9 @@ final as (
         cast(windows.revenue_next_4q as {{ type_double() }}) as revenue_next_4q
 
     from windows
-    left join products_t12m
-        on windows.account_id = products_t12m.account_id
-        and windows.cutoff_date = products_t12m.cutoff_date
-    left join categories_t12m
-        on windows.account_id = categories_t12m.account_id
-        and windows.cutoff_date = categories_t12m.cutoff_date
+    left join assortment
+        on windows.account_id = assortment.account_id
+        and windows.cutoff_date = assortment.cutoff_date
 
 )
 
