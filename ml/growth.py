@@ -239,8 +239,8 @@ def train_and_score(
                 preds["model"] = model.predict(at_rows[EXPECTED_FEATURES], run_rate[at], threads)
                 buyers = actual > 0
                 if buyers.any():
-                    at_wallet = wallet.predict(at_rows, threads)
-                    coverage = float(np.mean(actual[buyers] <= at_wallet[buyers]))
+                    at_wallet = wallet.predict(at_rows[buyers], threads)  # coverage is over buyers only
+                    coverage = float(np.mean(actual[buyers] <= at_wallet))
             for name, pred in preds.items():
                 rows.append(
                     {
