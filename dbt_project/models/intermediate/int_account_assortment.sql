@@ -14,6 +14,7 @@
     The calendar's test `cutoffs_fit_the_assortment_words` refuses a span of cut-offs the words cannot hold.
 -#}
 {%- set words = assortment_words() -%}
+{%- set items = [('products', 'product_id'), ('categories', 'product_category')] -%}
 
 with
 
@@ -64,8 +65,10 @@ product_bits as (
 
 ),
 
-{#- a product filed under two categories is still one product -#}
-products as (
+{#- per item (a product filed under two categories is still one product): its bits, then how many
+    of the account's items share each bit pattern -#}
+{%- for item, key in items %}
+{{ item }} as (
 
     select
         account_id,
@@ -74,38 +77,18 @@ products as (
         {%- endfor %}
 
     from product_bits
-    group by account_id, product_id
+    group by account_id, {{ key }}
 
 ),
 
-categories as (
-
-    select
-        account_id,
-        {%- for w in range(words) %}
-        bit_or(bits_{{ w }}) as bits_{{ w }}{{ "," if not loop.last }}
-        {%- endfor %}
-
-    from product_bits
-    group by account_id, product_category
-
-),
-
-product_patterns as (
+{{ item }}_patterns as (
 
     select account_id, {% for w in range(words) %}bits_{{ w }}, {% endfor %}count(*) as n_items
-    from products
+    from {{ item }}
     group by account_id{% for w in range(words) %}, bits_{{ w }}{% endfor %}
 
 ),
-
-category_patterns as (
-
-    select account_id, {% for w in range(words) %}bits_{{ w }}, {% endfor %}count(*) as n_items
-    from categories
-    group by account_id{% for w in range(words) %}, bits_{{ w }}{% endfor %}
-
-),
+{% endfor %}
 
 {#- each cut-off's trailing 12 months (quarter offsets s .. s + 3) as bits in the same words -#}
 cutoff_windows as (
@@ -128,39 +111,31 @@ cutoff_windows as (
 
 ),
 
-product_counts as (
+{%- for item, key in items %}
+{{ item }}_counts as (
 
-    select product_patterns.account_id, cutoff_windows.cutoff_date, sum(product_patterns.n_items) as n_products_t12m
-    from product_patterns
+    select {{ item }}_patterns.account_id, cutoff_windows.cutoff_date, sum({{ item }}_patterns.n_items) as n_{{ item }}_t12m
+    from {{ item }}_patterns
     inner join cutoff_windows
-        on ({% for w in range(words) %}(product_patterns.bits_{{ w }} & cutoff_windows.window_{{ w }}){{ " | " if not loop.last }}{% endfor %}) <> 0
-    group by product_patterns.account_id, cutoff_windows.cutoff_date
+        on ({% for w in range(words) %}({{ item }}_patterns.bits_{{ w }} & cutoff_windows.window_{{ w }}){{ " | " if not loop.last }}{% endfor %}) <> 0
+    group by {{ item }}_patterns.account_id, cutoff_windows.cutoff_date
 
 ),
-
-category_counts as (
-
-    select category_patterns.account_id, cutoff_windows.cutoff_date, sum(category_patterns.n_items) as n_categories_t12m
-    from category_patterns
-    inner join cutoff_windows
-        on ({% for w in range(words) %}(category_patterns.bits_{{ w }} & cutoff_windows.window_{{ w }}){{ " | " if not loop.last }}{% endfor %}) <> 0
-    group by category_patterns.account_id, cutoff_windows.cutoff_date
-
-),
+{% endfor %}
 
 final as (
 
     {#- a window with a purchase has a product and a category (NULL ids count as one, as before) -#}
     select
-        product_counts.account_id,
-        product_counts.cutoff_date,
-        cast(product_counts.n_products_t12m as bigint) as n_products_t12m,
-        cast(category_counts.n_categories_t12m as bigint) as n_categories_t12m
+        products_counts.account_id,
+        products_counts.cutoff_date,
+        cast(products_counts.n_products_t12m as bigint) as n_products_t12m,
+        cast(categories_counts.n_categories_t12m as bigint) as n_categories_t12m
 
-    from product_counts
-    inner join category_counts
-        on product_counts.account_id = category_counts.account_id
-        and product_counts.cutoff_date = category_counts.cutoff_date
+    from products_counts
+    inner join categories_counts
+        on products_counts.account_id = categories_counts.account_id
+        and products_counts.cutoff_date = categories_counts.cutoff_date
 
 )
 
