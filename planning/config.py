@@ -161,9 +161,7 @@ class GrowthModelConfig(_Strict):
     max_training_rows: int = Field(100_000, ge=0)  # per fit: a stratified sample above this
     bgnbd_sample_rows: int = Field(20_000, ge=0)  # per cut-off: BG/NBD + Gamma-Gamma fitted on a sample
     predict_threads: int = Field(2, ge=1, le=64)  # threads for predictions (fits stay on OMP_NUM_THREADS)
-    fit_threads: int = Field(
-        2, ge=1, le=64
-    )  # model fits side by side (each on OMP_NUM_THREADS OpenMP threads)
+    fit_threads: int = Field(2, ge=1, le=64)  # model fits side by side, each on OMP_NUM_THREADS threads
     # Quarterly runs score the as-of cut-off with the yearly run's model when it still applies (false:
     # every quarterly run refits and backtests, as the yearly run does).
     quarterly_rescore: bool = True

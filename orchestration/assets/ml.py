@@ -152,7 +152,7 @@ def growth_scores(
     steps = stage.steps
     if not stage.buffers_released:
         context.log.warning(
-            "growth model: DuckDB kept its cached buffers after reading the features (pinned memory), so "
+            "growth model: DuckDB could not hand back the buffers its reads left cached (pinned memory), so "
             "this stage's peak memory is higher than it needs to be; the scores are not affected"
         )
     if artifact is None:
