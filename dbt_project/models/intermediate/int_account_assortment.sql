@@ -2,7 +2,7 @@
     Distinct products and product categories bought (lines with quantity > 0) in each cut-off's
     trailing 12 months, per account: one row per account x cut-off with at least one purchase in it.
 
-    Each (account, product) pair gets a bit per quarter it was bought in, in {{ words }} bigint words of
+    Each (account, product) pair gets a bit per quarter it was bought in, in assortment_words() bigint words of
     60 quarters each, counted from 4 quarters before the first cut-off (one hash aggregate over the lines,
     bit_or). A cut-off's trailing 12 months is 4 bits; the pair counts there when any of them is set.
     Pairs with the same bits are counted together, so the test against each cut-off runs over the
