@@ -32,8 +32,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from ml import backtest as new_backtest  # noqa: E402
-from ml.growth import read_features  # noqa: E402
-from ml.stage import FEATURES_SQL, bgnbd_inputs, stage_sql  # noqa: E402
+from ml.stage import bgnbd_inputs, labelled_cutoffs  # noqa: E402
 from planning.config import load_config  # noqa: E402
 
 sys.path.insert(0, str(ROOT / "benchmarks"))
@@ -44,9 +43,7 @@ def rfm_inputs(warehouse: str) -> pd.DataFrame:
     """The RFM frame of every labelled cut-off, as ml.stage.run_growth_stage builds it."""
     con = duckdb.connect(warehouse, read_only=True)
     try:
-        features = read_features(con, stage_sql(FEATURES_SQL, con, None))
-        labelled = sorted(features.loc[features["label_revenue_next_4q"].notna(), "cutoff_date"].unique())
-        return bgnbd_inputs(con, labelled)
+        return bgnbd_inputs(con, labelled_cutoffs(con))
     finally:
         con.close()
 

@@ -55,6 +55,11 @@ class StageOutput:
     buffers_released: bool = True  # False: DuckDB kept its cached buffers (release_buffers)
 
 
+def labelled_cutoffs(con: duckdb.DuckDBPyConnection, marts: TableReader | None = None) -> list:
+    """The cut-offs of the feature rows with an observed label, in order (dates)."""
+    return [c for (c,) in con.execute(stage_sql(LABELLED_CUTOFFS_SQL, con, marts)).fetchall()]
+
+
 def bgnbd_inputs(
     con: duckdb.DuckDBPyConnection, cutoffs: Iterable, marts: TableReader | None = None
 ) -> pd.DataFrame:
@@ -94,8 +99,7 @@ def run_growth_stage(
     # the BG/NBD inputs (DuckDB's largest aggregate here) before the feature frame exists, so their
     # memory and the frame's are never held at once
     with timer.step("bgnbd_inputs_sql"):
-        labelled = con.execute(stage_sql(LABELLED_CUTOFFS_SQL, con, marts)).fetchall()
-        rfm = bgnbd_inputs(con, [c for (c,) in labelled], marts)
+        rfm = bgnbd_inputs(con, labelled_cutoffs(con, marts), marts)
         released = release_buffers(con, cfg.warehouse.memory_limit)
     with timer.step("read_features"):
         features = read_features(con, stage_sql(FEATURES_SQL, con, marts))
