@@ -997,21 +997,21 @@ class _TreeEnsemble:
 
     Why: the reason codes need, per feature, the prediction with that feature set to one reference
     value m; a whole-portfolio prediction per feature evaluates every tree on every row (19 × 200 trees
-    × the book). Setting feature j to m changes a tree's output for a row only if the tree splits on j
-    with the row's value and m on different sides of one of those splits (for the categorical feature:
-    only if the row's category differs from m). So the trees are evaluated one by one on a chunk of rows,
-    and per feature each tree's output is reused except where the tree splits on the feature:
-    only the trees that split on it are re-evaluated, each only on the rows that one of its thresholds
-    on j separates from m. A row's value and m are located once among all thresholds on j (sorted);
-    a tree separates them when it has a threshold between the two locations, which a cumulative count
-    of that tree's thresholds tells in two look-ups. A missing value (or m missing) may take any split's
-    missing direction, so such rows are re-evaluated in every tree that splits on j. The swapped sum is
-    added up in scikit-learn's order (baseline, then tree 1, 2, ...), so the floats equal those of
-    `model.predict` on the swapped frame.
+    × the book). Setting feature j to m changes a tree's output for a row only if the row's path
+    through the tree passes a split on j that sends m the other way: every other split on the path sees
+    the same values, so the row reaches the same leaf. A leaf's path is fixed, so per tree and leaf the
+    columns whose substitution diverges on its path are known from the tree alone
+    (`_diverging_leaves`). The trees are evaluated one by one on a chunk of rows (scikit-learn's own
+    predict); each row's output is the value of the leaf it reached, which names that leaf (leaves
+    sharing a value share their columns, so a pair is re-evaluated too often, never missed); only the
+    (column, row) pairs the leaf marks are re-evaluated with the column set to m, all of a tree's in
+    one call. Every substituted sum is added up in scikit-learn's order (baseline, then tree 1, 2, ...),
+    so the floats equal those of `model.predict` on the swapped frame.
 
-    Uses scikit-learn internals (the fitted predictors, the preprocessor, the baseline); they are pinned
-    by uv.lock, and every call checks its unsubstituted prediction against the public `predict` on the
-    first rows, so a change in them fails loudly instead of giving different reason codes.
+    Uses scikit-learn internals (the fitted predictors and their node arrays, the preprocessor, the
+    baseline); they are pinned by uv.lock, and every call checks its unsubstituted prediction against
+    the public `predict` on the first rows, so a change in them fails loudly instead of giving
+    different reason codes.
     """
 
     def __init__(self, hgb: HistGradientBoostingRegressor, columns: list[str]) -> None:
@@ -1021,6 +1021,7 @@ class _TreeEnsemble:
         self.trees = [stage[0] for stage in hgb._predictors]
         self.baseline = float(np.asarray(hgb._baseline_prediction).ravel()[0])
         self.known_bitsets, self.f_idx_map = hgb._bin_mapper.make_known_categories_bitsets()
+        self.nodes = [_TreeNodes.of(tree) for tree in self.trees]
         categorical = hgb.is_categorical_
         # the preprocessor puts categorical columns first, the others after them, each in input order
         order = (
@@ -1039,44 +1040,36 @@ class _TreeEnsemble:
     def _tree(self, t: int, Xp: np.ndarray) -> np.ndarray:
         return self.trees[t].predict(Xp, self.known_bitsets, self.f_idx_map, 1)
 
-    def _splits(self, col: str) -> tuple[np.ndarray, dict[int, np.ndarray]]:
-        """All thresholds on `col` (sorted, unique) and, per tree splitting on it, the cumulative count
-        of its thresholds below each of those positions (length = thresholds + 1). The categorical
-        column gets one pseudo-threshold: its trees separate every other category from m."""
-        p = self.position[col]
-        per_tree = {}
-        for t, tree in enumerate(self.trees):
-            nodes = tree.nodes
-            on = (nodes["is_leaf"] == 0) & (nodes["feature_idx"] == p)
-            if on.any():
-                per_tree[t] = np.zeros(1) if self.categorical[col] else nodes["num_threshold"][on]
-        if self.categorical[col]:
-            return np.zeros(1), {t: np.array([0, 1]) for t in per_tree}
-        thresholds = np.unique(np.concatenate(list(per_tree.values()))) if per_tree else np.empty(0)
-        counts = {}
-        for t, own in per_tree.items():
-            at = np.bincount(np.searchsorted(thresholds, own), minlength=len(thresholds))
-            counts[t] = np.concatenate([[0], np.cumsum(at)])
-        return thresholds, counts
-
-    def _locate(self, col: str, x: np.ndarray, m: float, n_thresholds: int) -> tuple[np.ndarray, ...]:
-        """Rows whose prediction may change, and per row the range of threshold positions between x
-        and m ([0, all] where exactly one of them is missing)."""
-        x_missing, m_missing = np.isnan(x), bool(np.isnan(m))
-        if self.categorical[col]:
-            changed = (x_missing != m_missing) | (~x_missing & ~m_missing & (x != m))
-            lo = np.zeros(len(x), dtype=np.int64)
-            return changed, lo, lo + 1
-        # a split sends x left when x <= threshold, so the same side of every split = the same count of
-        # thresholds below x; searchsorted(side="left") counts them (NaN sorts after every threshold)
-        thresholds = self._thresholds[col]
-        side_x = np.searchsorted(thresholds, x, side="left")
-        side_m = 0 if m_missing else int(np.searchsorted(thresholds, m, side="left"))
-        lo, hi = np.minimum(side_x, side_m), np.maximum(side_x, side_m)
-        one_missing = x_missing != m_missing
-        lo[one_missing], hi[one_missing] = 0, n_thresholds
-        changed = one_missing | (~x_missing & ~m_missing & (side_x != side_m))
-        return changed, lo, hi
+    def _diverging_leaves(self, t: int, ref_row: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Tree t's distinct leaf values (sorted) and a (columns, values) mask: the columns whose
+        substitution by the reference row's value can move a row that ends there. The path to a leaf
+        is fixed, so a row reaching it passes exactly the splits on that path, and substituting column
+        j changes its leaf only if one of those splits is on j and sends the reference value the other
+        way. Leaves that share a value share the union of their columns (more re-evaluation, never a
+        missed one)."""
+        nodes = self.nodes[t]
+        width = len(ref_row)
+        by_node = np.zeros((len(nodes.value), width), dtype=bool)
+        internal = np.flatnonzero(~nodes.is_leaf)
+        m_left = np.zeros(len(nodes.value), dtype=bool)  # where the reference row goes at each split
+        m_left[internal] = nodes.goes_left(
+            internal, ref_row[nodes.feature[internal]], self.known_bitsets, self.f_idx_map
+        )
+        stack = [0]  # the root; a tree has at most max_leaf_nodes leaves, so this loop is short
+        while stack:
+            i = stack.pop()
+            if nodes.is_leaf[i]:
+                continue
+            left, right = int(nodes.left[i]), int(nodes.right[i])
+            by_node[left] = by_node[i]
+            by_node[right] = by_node[i]
+            by_node[right if m_left[i] else left, nodes.feature[i]] = True  # rows that go the other way
+            stack += [left, right]
+        leaves = np.flatnonzero(nodes.is_leaf)
+        values, which = np.unique(nodes.value[leaves], return_inverse=True)
+        per_value = np.zeros((width, len(values)), dtype=bool)
+        np.logical_or.at(per_value.T, which, by_node[leaves])
+        return values, per_value
 
     def substituted_ratios(
         self, X: pd.DataFrame, refs: dict[str, object], threads: int
@@ -1091,54 +1084,102 @@ class _TreeEnsemble:
             else:
                 reference[col] = ref
         ref_row = self.preprocess(reference)[0]
-        self._thresholds, self._counts = {}, {}
-        located = {}
-        for col in refs:
-            self._thresholds[col], self._counts[col] = self._splits(col)
-            p = self.position[col]
-            located[col] = self._locate(col, Xp[:, p], float(ref_row[p]), len(self._thresholds[col]))
+        positions = np.array([self.position[col] for col in refs], dtype=np.intp)
+        leaves = [self._diverging_leaves(t, ref_row) for t in range(len(self.trees))]
+        leaves = [(values, diverging[positions]) for values, diverging in leaves]
         n = len(Xp)
         size = max(1, min(SUBSTITUTION_CHUNK_ROWS, -(-n // max(1, threads))))
         bounds = [(lo, min(n, lo + size)) for lo in range(0, n, size)]
-
-        def work(lo: int, hi: int) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-            part = {c: tuple(a[lo:hi] for a in arrays) for c, arrays in located.items()}
-            return self._chunk(Xp[lo:hi], part, ref_row)
-
         with ThreadPoolExecutor(max_workers=max(1, threads)) as pool:
-            parts = list(pool.map(lambda b: work(*b), bounds))
+            parts = list(pool.map(lambda b: self._chunk(Xp[b[0] : b[1]], leaves, positions, ref_row), bounds))
         ratio = np.concatenate([p[0] for p in parts])
-        swapped = {col: np.concatenate([p[1][col] for p in parts]) for col in refs}
+        swapped = {col: np.concatenate([p[1][j] for p in parts]) for j, col in enumerate(refs)}
         check = min(n, CHECK_ROWS)
         if not np.array_equal(ratio[:check], self.hgb.predict(X[self.columns].iloc[:check])):
             raise RuntimeError(INTERNALS_CHANGED)
         return ratio, swapped
 
     def _chunk(
-        self, Xp: np.ndarray, located: dict[str, tuple[np.ndarray, ...]], ref_row: np.ndarray
-    ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-        """Tree by tree (scikit-learn's order): add the tree's output to the prediction and, per
-        feature, to that feature's swapped sum over its changed rows, re-evaluated where separated."""
+        self,
+        Xp: np.ndarray,
+        leaves: list[tuple[np.ndarray, np.ndarray]],
+        positions: np.ndarray,
+        ref_row: np.ndarray,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Tree by tree (scikit-learn's order): add the tree's output to the prediction and to every
+        substituted sum (one row per column of `positions`), except where the row's leaf says the
+        substitution diverges: those (column, row) pairs are re-evaluated with the column set to the
+        reference value, all of a tree's in one call, and added instead."""
         ratio = np.full(len(Xp), self.baseline)
-        work = []
-        for col, (changed, lo, hi) in located.items():
-            rows = np.flatnonzero(changed)
-            Xs = Xp[rows]
-            Xs[:, self.position[col]] = ref_row[self.position[col]]
-            work.append((col, rows, lo[rows], hi[rows], Xs, np.full(rows.size, self.baseline)))
-        for t in range(len(self.trees)):
+        swapped = np.full((len(positions), len(Xp)), self.baseline)
+        for t, (leaf_values, diverging) in enumerate(leaves):
             output = self._tree(t, Xp)
+            leaf = np.minimum(np.searchsorted(leaf_values, output), len(leaf_values) - 1)
+            if not np.array_equal(leaf_values[leaf], output):  # every output is one of the tree's leaves
+                raise RuntimeError(INTERNALS_CHANGED)
+            pairs = np.flatnonzero(diverging[:, leaf])  # (column, row) pairs, flat: faster than 2-D nonzero
+            j, rows = np.divmod(pairs, len(Xp))
+            if rows.size:
+                Xs = Xp[rows]
+                Xs[np.arange(rows.size), positions[j]] = ref_row[positions[j]]
+                before = swapped[j, rows]
             ratio += output
-            for col, rows, lo, hi, Xs, acc in work:
-                values = output[rows]
-                counts = self._counts[col].get(t)
-                if counts is not None:
-                    which = np.flatnonzero(counts[hi] > counts[lo])
-                    if which.size:
-                        values[which] = self._tree(t, Xs[which])
-                acc += values
-        swapped = {}
-        for col, rows, _, _, _, acc in work:
-            swapped[col] = ratio.copy()
-            swapped[col][rows] = acc
+            swapped += output
+            if rows.size:
+                swapped[j, rows] = before + self._tree(t, Xs)
         return ratio, swapped
+
+
+@dataclass(frozen=True)
+class _TreeNodes:
+    """One fitted tree's node arrays (scikit-learn's node_struct fields), for walking many rows at once."""
+
+    feature: np.ndarray
+    threshold: np.ndarray
+    left: np.ndarray
+    right: np.ndarray
+    is_leaf: np.ndarray
+    missing_left: np.ndarray
+    is_categorical: np.ndarray
+    bitset: np.ndarray
+    value: np.ndarray
+    left_categories: np.ndarray  # the tree's raw_left_cat_bitsets: (categorical splits, 8) uint32 words
+
+    @classmethod
+    def of(cls, tree) -> _TreeNodes:
+        nodes = tree.nodes
+        return cls(
+            feature=nodes["feature_idx"].astype(np.intp),
+            threshold=nodes["num_threshold"],
+            left=nodes["left"].astype(np.intp),
+            right=nodes["right"].astype(np.intp),
+            is_leaf=nodes["is_leaf"].astype(bool),
+            missing_left=nodes["missing_go_to_left"].astype(bool),
+            is_categorical=nodes["is_categorical"].astype(bool),
+            bitset=nodes["bitset_idx"].astype(np.intp),
+            value=nodes["value"],
+            left_categories=np.asarray(tree.raw_left_cat_bitsets),
+        )
+
+    def goes_left(
+        self, node: np.ndarray, x: np.ndarray, known: np.ndarray, f_idx_map: np.ndarray
+    ) -> np.ndarray:
+        """Whether value x at split `node` goes left, as scikit-learn's raw-data predictor decides:
+        missing takes the split's missing direction; a category goes left when it is in the split's
+        left bitset, right when it is otherwise a known category, and a negative or unknown category is
+        treated as missing; a number goes left when x <= threshold."""
+        missing = np.isnan(x)
+        left = np.where(missing, self.missing_left[node], x <= self.threshold[node])
+        cat = self.is_categorical[node] & ~missing
+        if cat.any():
+            where = np.flatnonzero(cat)
+            code = x[where]
+            negative = code < 0
+            c = np.where(negative, 0, code).astype(np.int64) & 0xFF  # scikit-learn casts to uint8
+            word, bit = c >> 5, (c & 31).astype(np.uint32)
+            in_left = (self.left_categories[self.bitset[node[where]], word] >> bit) & 1
+            known_row = np.asarray(f_idx_map)[self.feature[node[where]]]
+            is_known = (known[known_row, word] >> bit) & 1
+            missing_way = self.missing_left[node[where]]
+            left[where] = np.where(negative | ((in_left == 0) & (is_known == 0)), missing_way, in_left == 1)
+        return left

@@ -266,6 +266,40 @@ def test_substituted_ratios_are_the_swapped_predictions_bit_for_bit(fitted) -> N
         assert (expected != ratio).any()  # the substitution changes some predictions
 
 
+def _swapped_predictions(hgb, X: pd.DataFrame, refs: dict) -> dict[str, np.ndarray]:
+    out = {}
+    for col, ref in refs.items():
+        frame = X.copy()
+        frame[col] = ref
+        out[col] = hgb.predict(frame)
+    return out
+
+
+def test_leaves_sharing_a_value_re_evaluate_the_columns_of_either() -> None:
+    """A tree's output names its leaf by value; two leaves with one value (here both pure y = 1 leaves,
+    one under a split on b, the other under a split on c) must re-evaluate the columns of both paths."""
+    from sklearn.ensemble import HistGradientBoostingRegressor
+
+    from ml.growth import _TreeEnsemble
+
+    rng = np.random.default_rng(3)
+    X = pd.DataFrame(rng.choice([0.1, 0.3, 0.7, 0.9], size=(4000, 3)), columns=["a", "b", "c"])
+    y = (((X["a"] < 0.5) & (X["b"] < 0.5)) | ((X["a"] >= 0.5) & (X["c"] < 0.5))).astype(float)
+    hgb = HistGradientBoostingRegressor(
+        max_iter=1, learning_rate=1.0, max_leaf_nodes=4, min_samples_leaf=5, early_stopping=False
+    ).fit(X, y)
+    ensemble = _TreeEnsemble(hgb, ["a", "b", "c"])
+    nodes = ensemble.nodes[0]
+    leaf_values = nodes.value[nodes.is_leaf]
+    assert len(np.unique(leaf_values)) < len(leaf_values)  # the case under test: a value shared
+    refs = {"a": 0.2, "b": 0.9, "c": 0.9}
+    ratio, swapped = ensemble.substituted_ratios(X, refs, threads=1)
+    np.testing.assert_array_equal(ratio, hgb.predict(X))
+    for col, expected in _swapped_predictions(hgb, X, refs).items():
+        np.testing.assert_array_equal(swapped[col], expected)
+        assert (expected != ratio).any()
+
+
 def test_predict_rows_on_threads_equals_one_call(fitted, monkeypatch) -> None:
     import ml.growth as growth
 
