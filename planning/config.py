@@ -315,6 +315,7 @@ class TerritoriesConfig(_Strict):
     max_iterations: int = Field(8, ge=1, le=100)
     location_arcs_budget: int = Field(6_000_000, ge=0)
     time_limit_seconds: float = Field(180.0, gt=0)
+    processes: int = Field(2, ge=1, le=64)
     fixed_centres: bool = False
     locks: dict[str, str] = Field(default_factory=dict)
 

@@ -10,7 +10,13 @@ the band. Non-geographic pools (key accounts, inside, digital) balance on the me
 
 from __future__ import annotations
 
+import os
+import pickle
+import subprocess
+import sys
+import tempfile
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -301,6 +307,85 @@ def _pool_frame(
     return frame
 
 
+PROCESS_MIN_ACCOUNTS = 50_000  # a pool this large is worth a process of its own (starting one costs ~2 s)
+
+
+def solve_pools(
+    jobs: list[tuple[str, pd.DataFrame, dict]], measures: list[str], opts: SolverOptions
+) -> list[tuple[pd.DataFrame, pd.DataFrame, PoolSolution]]:
+    """`design_pool` for each (role, frame, keyword arguments) job, results in job order.
+
+    The pools are independent and each is seeded, so where a pool is solved does not change its
+    result. With `opts.processes` > 1 and more than one pool, the costliest pools of at least
+    PROCESS_MIN_ACCOUNTS accounts (geographic first, then the largest; at most processes - 1 of them)
+    are solved by worker processes while
+    this process solves the others: the min-cost flows hold the GIL, so threads would take turns. A
+    worker's error (e.g. TerritoryDesignError) is raised here as it would be in-process."""
+    away = sorted(
+        (i for i, (_, frame, _) in enumerate(jobs) if len(frame) >= PROCESS_MIN_ACCOUNTS),
+        key=lambda i: (not jobs[i][2]["geographic"], -len(jobs[i][1]), i),  # location rounds cost most
+    )[: max(opts.processes - 1, 0)]
+    if len(jobs) < 2:
+        away = []
+    with tempfile.TemporaryDirectory(prefix="covplan-pools-") as tmp:
+        workers = {i: _PoolWorker(Path(tmp) / str(i), (jobs[i][1], measures, opts, jobs[i][2])) for i in away}
+        try:
+            results = {
+                i: design_pool(frame, measures=measures, opts=opts, **kw)
+                for i, (_, frame, kw) in enumerate(jobs)
+                if i not in workers
+            }
+            results.update({i: worker.result() for i, worker in workers.items()})
+        finally:
+            for worker in workers.values():
+                worker.stop()
+    return [results[i] for i in range(len(jobs))]
+
+
+class _PoolWorker:
+    """One pool solved by a fresh Python process (`python -m planning.territories`): the job and the
+    result travel as pickles in files, so nothing the solvers print can corrupt them, and the child
+    imports only this module (multiprocessing's spawn would re-run the caller's __main__)."""
+
+    def __init__(self, base: Path, job: tuple) -> None:
+        self.job_path, self.result_path = base.with_suffix(".job"), base.with_suffix(".result")
+        self.job_path.write_bytes(pickle.dumps(job, protocol=pickle.HIGHEST_PROTOCOL))
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "planning.territories", str(self.job_path), str(self.result_path)],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
+
+    def result(self) -> tuple[pd.DataFrame, pd.DataFrame, PoolSolution]:
+        _, stderr = self.process.communicate()
+        if self.process.returncode != 0 or not self.result_path.exists():
+            raise RuntimeError(
+                f"the territory-design worker process failed (exit code {self.process.returncode}): "
+                f"{stderr.decode(errors='replace').strip()[-2000:]}; set territories.processes: 1 in "
+                "config/plan.yaml to design every pool in the run's own process"
+            )
+        ok, value = pickle.loads(self.result_path.read_bytes())
+        if not ok:
+            raise value
+        return value
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+
+
+def _work_on_pool(job_path: str, result_path: str) -> None:
+    frame, measures, opts, kw = pickle.loads(Path(job_path).read_bytes())
+    try:
+        out = (True, design_pool(frame, measures=measures, opts=opts, **kw))
+    except Exception as exc:  # handed to the parent, which raises it
+        out = (False, exc)
+    Path(result_path).write_bytes(pickle.dumps(out, protocol=pickle.HIGHEST_PROTOCOL))
+
+
 def design_territories(
     accounts: pd.DataFrame,
     counts: dict[str, int],
@@ -324,15 +409,21 @@ def design_territories(
     opts = _options(tolerance, options)
     measures = measures or ["workload_hours"]
     _check_locks(accounts, locks)
-    parts, centre_frames, cut_short = [], [], []
+    jobs = []
     for role, pool in accounts.groupby("coverage_role", sort=True):
         fixed = (centres or {}).get(role) if role in geographic_roles else None
         k = len(fixed) if fixed is not None else min(int(counts.get(role, 1)), len(pool))
         ids = fixed["territory_id"].tolist() if fixed is not None else territory_ids(role, k)
         frame = _pool_frame(pool.reset_index(drop=True), previous, locks)
-        out, cen, sol = design_pool(
-            frame, ids, measures, opts, role in geographic_roles, centres=fixed, label=f"{role} pool"
+        jobs.append(
+            (
+                role,
+                frame,
+                dict(ids=ids, geographic=role in geographic_roles, centres=fixed, label=f"{role} pool"),
+            )
         )
+    parts, centre_frames, cut_short = [], [], []
+    for (role, frame, _), (out, cen, sol) in zip(jobs, solve_pools(jobs, measures, opts), strict=True):
         cut_short += [role] if sol.time_limit_hit else []
         parts.append(
             out.assign(
@@ -394,7 +485,7 @@ def assign_new_accounts(
     prev = previous[["account_id", "territory_id", "role"]]
     merged = accounts.merge(prev, on="account_id", how="left", validate="one_to_one")
     keep = (merged["territory_id"].notna() & (merged["role"] == merged["coverage_role"])).to_numpy()
-    parts, centres, cut_short = [], [], []
+    jobs = []
     for role, pool in accounts.groupby("coverage_role", sort=True):
         rows = pool.index.to_numpy()
         kept = keep[rows]
@@ -412,9 +503,15 @@ def assign_new_accounts(
         if locks:
             frame["locked_territory_id"] = frame["account_id"].map(locks)
         stay = frame["current_territory_id"].notna().to_numpy()
-        out, cen, sol = design_pool(
-            frame, ids, measures, opts, role in geographic_roles, movable=~stay, label=f"{role} pool"
+        jobs.append(
+            (
+                role,
+                frame,
+                dict(ids=ids, geographic=role in geographic_roles, movable=~stay, label=f"{role} pool"),
+            )
         )
+    parts, centres, cut_short = [], [], []
+    for (role, frame, _), (out, cen, sol) in zip(jobs, solve_pools(jobs, measures, opts), strict=True):
         cut_short += [role] if sol.time_limit_hit else []
         parts.append(
             out.assign(
@@ -466,3 +563,11 @@ def staff_territories(
             rows, cols = np.arange(n), np.arange(n)
         owner.loc[terr.index[rows]] = pool["rep_id"].to_numpy()[cols]
     return territories.assign(owner_rep_id=owner)
+
+
+if __name__ == "__main__":  # a pool worker process of solve_pools
+    # run the importable module's copy, so what the result pickles (a TerritoryDesignError, say) is
+    # planning.territories.X for the parent, not __main__.X
+    from planning.territories import _work_on_pool as work
+
+    work(sys.argv[1], sys.argv[2])

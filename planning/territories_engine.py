@@ -61,6 +61,7 @@ class SolverOptions:
     location_arcs_budget: int = 6_000_000
     time_limit_seconds: float = 180.0  # wall clock for the whole pool solve: a safety net
     seed: int = 42
+    processes: int = 1  # pools solved side by side in worker processes (planning.territories.solve_pools)
 
 
 @dataclass(frozen=True)

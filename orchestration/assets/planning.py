@@ -116,6 +116,7 @@ def solver_options(cfg: PlanConfig) -> SolverOptions:
         location_arcs_budget=t.location_arcs_budget,
         time_limit_seconds=t.time_limit_seconds,
         seed=cfg.seed,
+        processes=t.processes,
     )
 
 
