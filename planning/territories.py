@@ -318,9 +318,9 @@ def solve_pools(
     The pools are independent and each is seeded, so where a pool is solved does not change its
     result. With `opts.processes` > 1 and more than one pool, the costliest pools of at least
     PROCESS_MIN_ACCOUNTS accounts (geographic first, then the largest; at most processes - 1 of them)
-    are solved by worker processes while
-    this process solves the others: the min-cost flows hold the GIL, so threads would take turns. A
-    worker's error (e.g. TerritoryDesignError) is raised here as it would be in-process."""
+    are solved by worker processes while this process solves the others: the min-cost flows hold the
+    GIL, so threads would take turns. A worker's error (e.g. TerritoryDesignError) is raised here as it
+    would be in-process."""
     away = sorted(
         (i for i, (_, frame, _) in enumerate(jobs) if len(frame) >= PROCESS_MIN_ACCOUNTS),
         key=lambda i: (not jobs[i][2]["geographic"], -len(jobs[i][1]), i),  # location rounds cost most
@@ -349,22 +349,25 @@ class _PoolWorker:
 
     def __init__(self, base: Path, job: tuple) -> None:
         self.job_path, self.result_path = base.with_suffix(".job"), base.with_suffix(".result")
+        self.stderr_path = base.with_suffix(".stderr")  # a file, not a pipe: nobody reads while it works
         self.job_path.write_bytes(pickle.dumps(job, protocol=pickle.HIGHEST_PROTOCOL))
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "planning.territories", str(self.job_path), str(self.result_path)],
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-        )
+        with self.stderr_path.open("wb") as stderr:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "planning.territories", str(self.job_path), str(self.result_path)],
+                env=env,
+                stdout=subprocess.DEVNULL,
+                stderr=stderr,
+            )
 
     def result(self) -> tuple[pd.DataFrame, pd.DataFrame, PoolSolution]:
-        _, stderr = self.process.communicate()
+        self.process.wait()
         if self.process.returncode != 0 or not self.result_path.exists():
+            said = self.stderr_path.read_text(errors="replace").strip()[-2000:]
             raise RuntimeError(
                 f"the territory-design worker process failed (exit code {self.process.returncode}): "
-                f"{stderr.decode(errors='replace').strip()[-2000:]}; set territories.processes: 1 in "
-                "config/plan.yaml to design every pool in the run's own process"
+                f"{said}; set territories.processes: 1 in config/plan.yaml to design every pool in the "
+                "run's own process"
             )
         ok, value = pickle.loads(self.result_path.read_bytes())
         if not ok:
