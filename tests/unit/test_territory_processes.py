@@ -8,26 +8,12 @@ from dataclasses import replace
 import numpy as np
 import pandas as pd
 import pytest
+from test_territories import _accounts
 
 import planning.territories as territories
 from planning.territories import SolverOptions, TerritoryDesignError, assign_new_accounts, design_territories
 
 COUNTS = {"field": 10, "inside": 6, "key_account_manager": 2}
-
-
-def _accounts(n: int, seed: int = 4) -> pd.DataFrame:
-    rng = np.random.default_rng(seed)
-    return pd.DataFrame(
-        {
-            "account_id": [f"A{i:05d}" for i in range(n)],
-            "coverage_role": rng.choice(["field", "inside", "key_account_manager"], n, p=[0.5, 0.45, 0.05]),
-            "workload_hours": rng.gamma(2.0, 8.0, n),
-            "lat": rng.uniform(26, 48, n),
-            "lon": rng.uniform(-122, -70, n),
-            "revenue_t12m": rng.gamma(1.0, 1e4, n),
-            "potential": rng.gamma(1.0, 2e4, n),
-        }
-    )
 
 
 @pytest.fixture
