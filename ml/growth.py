@@ -1132,7 +1132,8 @@ class _TreeEnsemble:
 
 @dataclass(frozen=True)
 class _TreeNodes:
-    """One fitted tree's node arrays (scikit-learn's node_struct fields), for walking many rows at once."""
+    """One fitted tree's node arrays (scikit-learn's node_struct fields), to follow the reference row
+    through its splits (`_TreeEnsemble._diverging_leaves`)."""
 
     feature: np.ndarray
     threshold: np.ndarray
