@@ -328,8 +328,10 @@ def solve_pools(
     if len(jobs) < 2:
         away = []
     with tempfile.TemporaryDirectory(prefix="covplan-pools-") as tmp:
-        workers = {i: _PoolWorker(Path(tmp) / str(i), (jobs[i][1], measures, opts, jobs[i][2])) for i in away}
-        try:
+        workers: dict[int, _PoolWorker] = {}
+        try:  # every started worker is stopped on the way out, whatever fails
+            for i in away:
+                workers[i] = _PoolWorker(Path(tmp) / str(i), (jobs[i][1], measures, opts, jobs[i][2]))
             results = {
                 i: design_pool(frame, measures=measures, opts=opts, **kw)
                 for i, (_, frame, kw) in enumerate(jobs)
