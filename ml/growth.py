@@ -1030,9 +1030,6 @@ class _TreeEnsemble:
             else np.concatenate([np.flatnonzero(categorical), np.flatnonzero(~categorical)])
         )
         self.position = {self.columns[i]: p for p, i in enumerate(order)}
-        self.categorical = {
-            c: bool(categorical is not None and categorical[i]) for i, c in enumerate(columns)
-        }
 
     def preprocess(self, X: pd.DataFrame) -> np.ndarray:
         return np.ascontiguousarray(self.hgb._preprocess_X(X[self.columns], reset=False), dtype=np.float64)
